@@ -1,0 +1,35 @@
+/**
+ * Is a report POST really from Copernica? The baseline is a secret in the report URL (Copernica
+ * can only be given a URL); where Copernica's signature headers are present, the Digest must
+ * match the body. Both comparisons take the same time whatever the input.
+ */
+import { createHash, timingSafeEqual } from 'crypto';
+
+/** Constant-time comparison: hashing first makes unequal lengths take the same time too. */
+export function secretMatches(given: unknown, expected: string): boolean {
+	if (typeof given !== 'string' || expected === '') return false;
+	const a = createHash('sha256').update(given, 'utf8').digest();
+	const b = createHash('sha256').update(expected, 'utf8').digest();
+	return timingSafeEqual(a, b);
+}
+
+/**
+ * Checks a `Digest: SHA-256=<base64>` header (RFC 3230; several algorithms may be listed) against
+ * the body. Returns undefined when the header names no SHA-256 digest (nothing to check), true
+ * or false otherwise.
+ */
+export function digestMatches(digestHeader: string | undefined, body: Uint8Array): boolean | undefined {
+	if (!digestHeader) return undefined;
+	const sha256 = digestHeader
+		.split(',')
+		.map((part) => part.trim())
+		.find((part) => /^sha-256=/i.test(part));
+	if (!sha256) return undefined;
+	const given = Buffer.from(sha256.slice('sha-256='.length), 'base64');
+	const actual = createHash('sha256').update(body).digest();
+	return given.length === actual.length && timingSafeEqual(given, actual);
+}
+
+export function sha256Hex(body: Uint8Array): string {
+	return createHash('sha256').update(body).digest('hex');
+}

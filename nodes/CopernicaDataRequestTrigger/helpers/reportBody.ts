@@ -1,0 +1,61 @@
+/**
+ * Copernica's report POST is documented only as "an HTTP POST call with the JSON data": the
+ * content type is not. Accept the file as a JSON body, as JSON inside a form field, and as JSON
+ * text under any other content type. Returns the file's JSON text and the parsed file, or says
+ * why the body is not a data request file.
+ */
+import { dataFileProblem, type DataFile } from '../../CopernicaDataRequest/helpers/dataFile';
+
+export type ReportBody = { file: DataFile; jsonText: string } | { problem: string };
+
+function tryJson(text: string): unknown {
+	try {
+		return JSON.parse(text) as unknown;
+	} catch {
+		return undefined;
+	}
+}
+
+function fromValue(value: unknown, jsonText: () => string): ReportBody | undefined {
+	return dataFileProblem(value) === undefined ? { file: value as DataFile, jsonText: jsonText() } : undefined;
+}
+
+/** A form body: the first field whose value is a data request file in JSON. */
+function fromFields(fields: Iterable<[string, unknown]>): ReportBody | undefined {
+	for (const [, value] of fields) {
+		if (typeof value !== 'string' || !value.trimStart().startsWith('{')) continue;
+		const found = fromValue(tryJson(value), () => value);
+		if (found) return found;
+	}
+	return undefined;
+}
+
+/**
+ * @param parsedBody what n8n's body parser made of the request (an object for JSON and forms)
+ * @param rawBody the bytes as received
+ */
+export function readReportBody(parsedBody: unknown, rawBody: Uint8Array | undefined): ReportBody {
+	const rawText = () => (rawBody ? Buffer.from(rawBody).toString('utf8') : JSON.stringify(parsedBody));
+	// Already parsed by n8n (JSON body): use it as it is instead of parsing the bytes again.
+	const parsed = fromValue(parsedBody, rawText);
+	if (parsed) return parsed;
+	if (parsedBody && typeof parsedBody === 'object' && !Array.isArray(parsedBody)) {
+		const inField = fromFields(Object.entries(parsedBody));
+		if (inField) return inField;
+	}
+	if (rawBody && rawBody.length > 0) {
+		const text = Buffer.from(rawBody).toString('utf8');
+		const trimmed = text.trimStart();
+		if (trimmed.startsWith('{')) {
+			const value = tryJson(text);
+			if (value === undefined) return { problem: 'the body is not valid JSON' };
+			return fromValue(value, () => text) ?? { problem: `not a data request file: ${dataFileProblem(value)}` };
+		}
+		const inForm = fromFields(new URLSearchParams(text).entries());
+		if (inForm) return inForm;
+	}
+	if (parsedBody && typeof parsedBody === 'object' && Object.keys(parsedBody).length > 0) {
+		return { problem: `not a data request file: ${dataFileProblem(parsedBody)}` };
+	}
+	return { problem: rawBody && rawBody.length > 0 ? 'the body holds no data request file' : 'the body is empty' };
+}
