@@ -1,0 +1,109 @@
+import { addOneMonth } from '../../nodes/CopernicaDataRequest/helpers/dates';
+import { describeConnectionFailure, describeHttpFailure } from '../../nodes/CopernicaDataRequest/helpers/failure';
+import { redactSecrets } from '../../nodes/CopernicaDataRequest/helpers/redact';
+import { extractRequestId } from '../../nodes/CopernicaDataRequest/helpers/requestId';
+import { parseStatusAnswer, saysNotReadyYet } from '../../nodes/CopernicaDataRequest/helpers/responseForms';
+import { normalizeBaseUrl } from '../../nodes/CopernicaDataRequest/transport';
+
+describe('extractRequestId', () => {
+	it('reads X-Created first, whatever its case', () => {
+		expect(extractRequestId({ headers: { 'x-created': '42', location: '/v3/datarequest/7' }, body: '' })).toBe('42');
+		expect(extractRequestId({ headers: { 'X-Created': ' abc-1 ' }, body: '' })).toBe('abc-1');
+	});
+	it('reads the last segment of X-Location, then Location', () => {
+		expect(extractRequestId({ headers: { 'x-location': 'https://api.copernica.com/v3/datarequest/991' }, body: '' })).toBe(
+			'991',
+		);
+		expect(extractRequestId({ headers: { location: '/v3/datarequest/ab%2Dcd/?x=1#f' }, body: '' })).toBe('ab-cd');
+	});
+	it('reads JSON and plain-text bodies', () => {
+		expect(extractRequestId({ headers: {}, body: '{"id": 15}' })).toBe('15');
+		expect(extractRequestId({ headers: {}, body: { id: 'u-1' } })).toBe('u-1');
+		expect(extractRequestId({ headers: {}, body: '  8812\n' })).toBe('8812');
+		expect(extractRequestId({ headers: {}, body: '"q-9"' })).toBe('q-9');
+	});
+	it('finds nothing where there is nothing', () => {
+		expect(extractRequestId({ headers: {}, body: '' })).toBeUndefined();
+		expect(extractRequestId({ headers: { 'x-created': '' }, body: '{}' })).toBeUndefined();
+		expect(extractRequestId({ headers: {}, body: '<html>Created</html>' })).toBeUndefined();
+		expect(extractRequestId({ headers: { location: 'https://' }, body: undefined })).toBeUndefined();
+	});
+});
+
+describe('addOneMonth (GDPR Art. 12(3) deadline)', () => {
+	it.each([
+		['2026-01-15T10:00:00.000Z', '2026-02-15T10:00:00.000Z'],
+		['2026-01-31T23:59:59.999Z', '2026-02-28T23:59:59.999Z'],
+		['2028-01-31T08:00:00.000Z', '2028-02-29T08:00:00.000Z'],
+		['2026-03-31T12:00:00.000Z', '2026-04-30T12:00:00.000Z'],
+		['2026-12-31T00:00:00.000Z', '2027-01-31T00:00:00.000Z'],
+	])('%s -> %s', (from, to) => {
+		expect(addOneMonth(new Date(from)).toISOString()).toBe(to);
+	});
+});
+
+describe('redactSecrets', () => {
+	const token = 'tok_1234567890abcdef';
+	it('masks the token, its URL-encoded form and any access_token parameter', () => {
+		const text = `GET https://api.copernica.com/v3/identity?access_token=${token}&x=1 failed; token ${token}; ${encodeURIComponent('a+b/c=')}`;
+		const redacted = redactSecrets(text, [token]);
+		expect(redacted).not.toContain(token);
+		expect(redacted).toContain('access_token=***&x=1');
+		expect(redactSecrets('access_token%3Dsecretvalue', [])).toBe('access_token%3D***');
+		expect(redactSecrets('Authorization: Bearer eyJhbGciOi.x.y', [])).toBe('Authorization: Bearer ***');
+		const special = 'a+b/c=d e';
+		expect(redactSecrets(`x ${encodeURIComponent(special)} ${special}`, [special])).toBe('x *** ***');
+	});
+	it('leaves ordinary text alone', () => {
+		expect(redactSecrets('Invalid access token', [token])).toBe('Invalid access token');
+		expect(redactSecrets('a b c', ['', undefined, 'abc'])).toBe('a b c');
+	});
+});
+
+describe('response forms', () => {
+	it('reads /status answers', () => {
+		expect(parseStatusAnswer('{"status":"available","available":1234,"content-type":"application/json"}')).toEqual({
+			status: 'available',
+			availableBytes: 1234,
+		});
+		expect(parseStatusAnswer('{"status":"pending"}')).toEqual({ status: 'pending' });
+		expect(parseStatusAnswer('{"status":"Not Available"}')).toEqual({ status: 'not available' });
+		expect(parseStatusAnswer('{"status":"weird"}')).toBeUndefined();
+		expect(parseStatusAnswer('<html>')).toBeUndefined();
+	});
+	it('recognises every "not ready yet" form', () => {
+		expect(saysNotReadyYet('{"data":"Data not available (yet)"}')).toBe(true);
+		expect(saysNotReadyYet('{"data":"Data not available (yet)."}')).toBe(true);
+		expect(saysNotReadyYet('{"error":{"message":"Data not available (yet)"}}')).toBe(true);
+		expect(saysNotReadyYet('Data not available (yet)')).toBe(true);
+		expect(saysNotReadyYet('{"info":{"type":"email","id":"a@b.c"},"data":[]}')).toBe(false);
+		expect(saysNotReadyYet('{"error":{"message":"No entity with supplied ID"}}')).toBe(false);
+	});
+});
+
+describe('failure descriptions', () => {
+	it("uses Copernica's own message", () => {
+		const text = describeHttpFailure(400, '{"error":{"message":"Invalid access token"}}');
+		expect(text.message).toBe('Invalid access token');
+		expect(text.description).toContain('HTTP 400');
+	});
+	it('explains an HTML page and a 429', () => {
+		const html = describeHttpFailure(503, '<html><body>Service Unavailable</body></html>');
+		expect(html.message).toBe('Copernica answered HTTP 503 Service Unavailable');
+		expect(html.description).toContain('HTML page');
+		expect(describeHttpFailure(429, '', '30').description).toContain('retry after 30 s');
+	});
+	it('names only the host of an unreachable server', () => {
+		const text = describeConnectionFailure('ECONNREFUSED', '127.0.0.1:9');
+		expect(text.message).toBe('Could not reach Copernica at 127.0.0.1:9: the connection was refused');
+		expect(describeConnectionFailure(undefined, 'h').message).toContain('no answer came');
+	});
+});
+
+describe('normalizeBaseUrl', () => {
+	it('strips slashes and an API version', () => {
+		expect(normalizeBaseUrl('https://api.copernica.com/')).toBe('https://api.copernica.com');
+		expect(normalizeBaseUrl('http://127.0.0.1:8765/v3/')).toBe('http://127.0.0.1:8765');
+		expect(normalizeBaseUrl('')).toBe('https://api.copernica.com');
+	});
+});

@@ -1,0 +1,57 @@
+import { createHash } from 'crypto';
+
+import { digestMatches, secretMatches } from '../../nodes/CopernicaDataRequestTrigger/helpers/authenticity';
+import { readReportBody } from '../../nodes/CopernicaDataRequestTrigger/helpers/reportBody';
+
+const file = { info: { type: 'email', id: 'a@example.com' }, data: [[{ x: 1 }]] };
+const json = JSON.stringify(file);
+
+describe('secretMatches', () => {
+	it('accepts only the exact secret', () => {
+		expect(secretMatches('s3cret-value', 's3cret-value')).toBe(true);
+		expect(secretMatches('s3cret-valuE', 's3cret-value')).toBe(false);
+		expect(secretMatches('s3cret', 's3cret-value')).toBe(false);
+		expect(secretMatches(undefined, 's3cret-value')).toBe(false);
+		expect(secretMatches(['s3cret-value'], 's3cret-value')).toBe(false);
+		expect(secretMatches('', '')).toBe(false);
+	});
+});
+
+describe('digestMatches', () => {
+	const body = Buffer.from(json);
+	const digest = createHash('sha256').update(body).digest('base64');
+	it('checks a SHA-256 digest against the body', () => {
+		expect(digestMatches(`SHA-256=${digest}`, body)).toBe(true);
+		expect(digestMatches(`md5=abc, sha-256=${digest}`, body)).toBe(true);
+		expect(digestMatches(`SHA-256=${digest}`, Buffer.from(json + ' '))).toBe(false);
+		expect(digestMatches('SHA-256=bm9wZQ==', body)).toBe(false);
+	});
+	it('has nothing to check without a SHA-256 digest', () => {
+		expect(digestMatches(undefined, body)).toBeUndefined();
+		expect(digestMatches('md5=abc', body)).toBeUndefined();
+	});
+});
+
+describe('readReportBody', () => {
+	it('takes a body n8n already parsed as JSON', () => {
+		const result = readReportBody(file, Buffer.from(json));
+		expect(result).toEqual({ file, jsonText: json });
+	});
+	it('takes JSON in a form field', () => {
+		const form = new URLSearchParams({ data: json }).toString();
+		expect(readReportBody({ data: json }, Buffer.from(form))).toEqual({ file, jsonText: json });
+		expect(readReportBody({}, Buffer.from(new URLSearchParams({ file: json }).toString()))).toEqual({ file, jsonText: json });
+	});
+	it('takes JSON text under another content type', () => {
+		expect(readReportBody(undefined, Buffer.from(`\n${json}`))).toEqual({ file, jsonText: `\n${json}` });
+		expect(readReportBody('', Buffer.from(json))).toMatchObject({ file });
+	});
+	it('says why a body is not a data request file', () => {
+		expect(readReportBody({ hello: 'world' }, Buffer.from('{"hello":"world"}'))).toEqual({
+			problem: 'not a data request file: it has no "info" object',
+		});
+		expect(readReportBody(undefined, Buffer.from('{"info":'))).toEqual({ problem: 'the body is not valid JSON' });
+		expect(readReportBody(undefined, Buffer.alloc(0))).toEqual({ problem: 'the body is empty' });
+		expect(readReportBody(undefined, Buffer.from('a=b'))).toEqual({ problem: 'the body holds no data request file' });
+	});
+});
