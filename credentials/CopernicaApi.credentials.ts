@@ -44,10 +44,32 @@ export class CopernicaApi implements ICredentialType {
 		properties: { qs: { access_token: '={{ $credentials.accessToken }}' } },
 	};
 
+	// n8n reports a failed test by HTTP status text only ("Bad Request"), so the answer is read
+	// as it is and the rules below turn Copernica's own words into the test's message.
 	test: ICredentialTestRequest = {
 		request: {
 			baseURL: '={{ ($credentials.baseUrl || "https://api.copernica.com").replace(/\\/+$/, "").replace(/\\/v[34]$/i, "") }}',
 			url: '/v3/identity',
+			ignoreHttpStatusErrors: true,
 		},
+		rules: [
+			{
+				type: 'responseSuccessBody',
+				properties: {
+					key: 'error.message',
+					value: 'Invalid access token',
+					message: 'Copernica says: Invalid access token. Copy the token again from Copernica (Configuration, API access tokens).',
+				},
+			},
+			{
+				type: 'responseSuccessBody',
+				properties: {
+					key: 'id',
+					value: undefined,
+					message:
+						'The Base URL did not answer as Copernica\'s REST API (GET /v3/identity gave no account identity). Check the Base URL.',
+				},
+			},
+		],
 	};
 }
