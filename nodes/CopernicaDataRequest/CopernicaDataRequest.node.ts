@@ -43,6 +43,24 @@ export class CopernicaDataRequest implements INodeType {
 			},
 			...create.description,
 			...get.description,
+			{
+				displayName: 'Options',
+				name: 'options',
+				type: 'collection',
+				placeholder: 'Add option',
+				default: {},
+				options: [
+					{
+						displayName: 'Timeout (Seconds)',
+						name: 'timeout',
+						type: 'number',
+						typeOptions: { minValue: 1 },
+						default: 120,
+						description:
+							'How long to wait for Copernica to start answering (and between parts of a large download) before the call counts as failed',
+					},
+				],
+			},
 		],
 	};
 

@@ -17,7 +17,7 @@ import { describeConnectionFailure, describeHttpFailure, type FailureText } from
 import { redactSecrets } from '../helpers/redact';
 
 export const CREDENTIAL_TYPE = 'copernicaApi';
-const DEFAULT_TIMEOUT_MS = 120_000;
+const DEFAULT_TIMEOUT_SECONDS = 120;
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
 export interface CopernicaRequest {
@@ -29,7 +29,6 @@ export interface CopernicaRequest {
 	encoding?: 'text' | 'stream';
 	/** HTTP statuses that are answers the caller handles, not failures (e.g. 404 while not ready). */
 	acceptStatuses?: number[];
-	timeoutMs?: number;
 }
 
 export interface CopernicaResponse {
@@ -76,7 +75,7 @@ export async function copernicaApiRequest(
 			headers: { Accept: 'application/json' },
 			returnFullResponse: true,
 			ignoreHttpStatusErrors: true,
-			timeout: request.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+			timeout: timeoutSeconds(this, itemIndex) * 1000,
 		})) as IN8nHttpFullResponse;
 	} catch (error) {
 		throw fail(describeConnectionFailure(connectionErrorCode(error), hostOf(baseUrl)));
@@ -92,6 +91,12 @@ export async function copernicaApiRequest(
 		describeHttpFailure(statusCode, body, retryAfter === undefined ? undefined : String(retryAfter)),
 		String(statusCode),
 	);
+}
+
+/** The node's "Timeout (Seconds)" option. */
+function timeoutSeconds(context: IExecuteFunctions, itemIndex: number): number {
+	const seconds = Number(context.getNodeParameter('options.timeout', itemIndex, DEFAULT_TIMEOUT_SECONDS));
+	return Number.isFinite(seconds) && seconds > 0 ? seconds : DEFAULT_TIMEOUT_SECONDS;
 }
 
 /** The body of a failed answer as text; streams are read up to a bound and then dropped. */

@@ -1,0 +1,101 @@
+// Shared setup for engine tests of this package: the real node and credential classes, a
+// sandbox, and a one-line way to run "Manual Trigger -> Items -> Copernica Data Request".
+import type { IDataObject, INodeExecutionData, INodeParameters } from 'n8n-workflow';
+
+import { CopernicaApi } from '../../credentials/CopernicaApi.credentials';
+import { CopernicaDataRequest } from '../../nodes/CopernicaDataRequest/CopernicaDataRequest.node';
+import { CopernicaDataRequestTrigger } from '../../nodes/CopernicaDataRequestTrigger/CopernicaDataRequestTrigger.node';
+import { ITEMS_NODE_TYPE, MANUAL_TRIGGER_TYPE, runWorkflow, safeStringify, type RunResult } from './harness';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { startSandbox } = require('../sandbox');
+
+export const NODE_TYPE = 'n8n-nodes-copernica.copernicaDataRequest';
+export const TRIGGER_TYPE = 'n8n-nodes-copernica.copernicaDataRequestTrigger';
+export const TOKEN = 'sbx-engine-token-5f1d2c3b4a';
+export const nodeTypes = {
+	[NODE_TYPE]: new CopernicaDataRequest(),
+	[TRIGGER_TYPE]: new CopernicaDataRequestTrigger(),
+};
+export const credentialTypes = [new CopernicaApi()];
+
+export interface Sandbox {
+	url: string;
+	token: string;
+	close(): Promise<void>;
+	setOptions(options: IDataObject): void;
+	addFault(rule: IDataObject): void;
+	clearFaults(): void;
+	reset(): void;
+	counts(): Record<string, number>;
+	requests: Array<{ method: string; path: string; kind: string; status: number }>;
+	dataRequests: Map<string, IDataObject> | Record<string, IDataObject>;
+	outbox: IDataObject[];
+	deliveries: IDataObject[];
+	makeReady(id: string): void;
+	expire(id: string): void;
+	waitForDeliveries(count: number, timeoutMs?: number): Promise<void>;
+}
+
+export async function startCopernica(options: IDataObject = {}): Promise<Sandbox> {
+	return (await startSandbox({ token: TOKEN, ...options })) as Sandbox;
+}
+
+export function dataRequestOf(sandbox: Sandbox, id: string): IDataObject {
+	const all = sandbox.dataRequests;
+	const record = all instanceof Map ? all.get(String(id)) : all[String(id)];
+	if (!record) throw new Error(`The sandbox has no data request ${id}`);
+	return record;
+}
+
+export interface RunOptions {
+	items?: IDataObject[];
+	continueOnFail?: boolean;
+	baseUrl?: string;
+	accessToken?: string;
+	binaryDataMode?: 'default' | 'filesystem';
+}
+
+/** Runs the node once over the given input items; returns the run and the node's output. */
+export async function runNode(
+	sandbox: Sandbox | undefined,
+	parameters: INodeParameters,
+	options: RunOptions = {},
+): Promise<{ run: RunResult; output: INodeExecutionData[] | undefined }> {
+	const run = await runWorkflow(
+		{
+			nodes: [
+				{ name: 'Start', type: MANUAL_TRIGGER_TYPE, parameters: {} },
+				{ name: 'Items', type: ITEMS_NODE_TYPE, parameters: { items: JSON.stringify(options.items ?? [{}]) } },
+				{
+					name: 'Copernica',
+					type: NODE_TYPE,
+					parameters,
+					...(options.continueOnFail ? { onError: 'continueRegularOutput' as const } : {}),
+				},
+			],
+			connections: {
+				Start: { main: [[{ node: 'Items', type: 'main', index: 0 }]] },
+				Items: { main: [[{ node: 'Copernica', type: 'main', index: 0 }]] },
+			},
+		},
+		{
+			nodeTypes,
+			credentialTypes,
+			credentials: {
+				copernicaApi: {
+					accessToken: options.accessToken ?? TOKEN,
+					baseUrl: options.baseUrl ?? sandbox?.url ?? 'http://127.0.0.1:9',
+				},
+			},
+			binaryDataMode: options.binaryDataMode,
+		},
+	);
+	const output = run.runData.Copernica?.[0]?.data?.main?.[0] ?? undefined;
+	return { run, output: output ?? undefined };
+}
+
+/** Everything of a run that could end up stored or shown: run data, error, log lines. */
+export function everythingStoredOf(run: RunResult): string {
+	return safeStringify({ runData: run.runData, error: run.error, log: run.logLines.map((line) => line.text) });
+}
