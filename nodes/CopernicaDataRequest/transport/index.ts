@@ -117,10 +117,16 @@ export async function readErrorBody(body: unknown): Promise<string> {
 }
 
 function connectionErrorCode(error: unknown): string | undefined {
-	// n8n wraps the HTTP client's error; the code sits on it or on its cause.
-	for (let current = error as { code?: unknown; cause?: unknown } | undefined, depth = 0; current && depth < 4; depth++) {
-		if (typeof current.code === 'string' && /^[A-Z_]+$/.test(current.code)) return current.code;
-		current = current.cause as typeof current;
+	// n8n wraps the HTTP client's error in a NodeApiError: as its `cause` (or `errorResponse`),
+	// and copies the code into `httpCode` when it cannot keep the original.
+	const pending = [error];
+	for (let depth = 0; pending.length > 0 && depth < 8; depth++) {
+		const current = pending.shift() as Record<string, unknown> | undefined;
+		if (!current || typeof current !== 'object') continue;
+		for (const code of [current.code, current.httpCode]) {
+			if (typeof code === 'string' && /^E[A-Z_]+$/.test(code)) return code;
+		}
+		pending.push(current.cause, current.errorResponse, current.reason);
 	}
 	return undefined;
 }
