@@ -48,6 +48,8 @@ export class CopernicaDataRequestTrigger implements INodeType {
 				name: 'default',
 				httpMethod: 'POST',
 				responseMode: 'onReceived',
+				// Empty, so that n8n answers with the webhookResponse this node returns.
+				responseData: '',
 				path: 'copernica-data-request',
 			},
 		],
