@@ -56,7 +56,7 @@ export class CopernicaDataRequestTrigger implements INodeType {
 		properties: [
 			{
 				displayName:
-					'Copy the Production URL above into the "Report" field of a Copernica Data Request node (Create operation), or reference it there with an expression. When the file is ready, Copernica posts it here and this workflow starts. If you set a secret below, add it to the URL as <code>?secret=...</code>.',
+					'Copy the Production URL above into the "Report" field of a Copernica Data Request node (Create operation), or reference it there with an expression. When the file is ready, Copernica posts it here and this workflow starts. If you set a secret below, add it to the URL as <code>?secret=...</code>. Other parameters you add to the URL (such as <code>&ticket=123</code>) come out of this node under "query", so you can match the file to its ticket.',
 				name: 'notice',
 				type: 'notice',
 				default: '',
@@ -177,6 +177,8 @@ export class CopernicaDataRequestTrigger implements INodeType {
 		}
 
 		const receivedAt = new Date().toISOString();
+		// Parameters the workflow put in the report URL (a ticket number, say), without the secret.
+		const { secret: _secret, ...query } = request.query ?? {};
 		const info = { ...report.file.info };
 		let item: INodeExecutionData;
 		if (options.binaryFile) {
@@ -186,7 +188,7 @@ export class CopernicaDataRequestTrigger implements INodeType {
 			scanner.write(bytes);
 			const { summary } = scanner.result();
 			item = {
-				json: { info, summary, receivedAt, contentLength },
+				json: { info, summary, receivedAt, contentLength, query: query as IDataObject },
 				binary: { [options.binaryPropertyName || 'data']: binary },
 			};
 		} else {
@@ -197,6 +199,7 @@ export class CopernicaDataRequestTrigger implements INodeType {
 					summary: summarizeDataFile(report.file, contentLength),
 					receivedAt,
 					contentLength,
+					query: query as IDataObject,
 				},
 			};
 		}

@@ -34,7 +34,7 @@ describe('round trip: Create with the trigger URL as report, the sandbox posts t
 		['json', true],
 	])('receives the file posted as %s (signed: %s)', async (reportContentType, signReports) => {
 		sandbox.setOptions({ reportContentType, signReports, readyAfterMs: 0 });
-		const report = `${server.url}?secret=${encodeURIComponent(SECRET)}`;
+		const report = `${server.url}?secret=${encodeURIComponent(SECRET)}&ticket=T-42`;
 		const email = "o'brien+report@example.com";
 		const { output } = await runNode(sandbox, { operation: 'create', subjectType: 'email', email, report });
 		expect(output![0].json.report).toBe(report);
@@ -45,6 +45,7 @@ describe('round trip: Create with the trigger URL as report, the sandbox posts t
 		const item = call.workflowData![0][0];
 		expect(item.json.info).toEqual({ type: 'email', id: email });
 		expect(Array.isArray(item.json.data)).toBe(true);
+		expect(item.json.query).toEqual({ ticket: 'T-42' });
 		expect(item.json.contentLength).toBe(Number(call.request.headers['content-length']));
 		expect(new Date(item.json.receivedAt as string).getTime()).toBeGreaterThan(Date.now() - 60_000);
 	});

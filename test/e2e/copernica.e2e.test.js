@@ -1,0 +1,176 @@
+// The package in real n8n, as a user's instance has it: packed with npm pack, installed as a
+// community package, driven through n8n's own REST and webhook endpoints, on n8n 1.x and 2.x.
+// The local Copernica sandbox stands in for Copernica.
+const fs = require('fs');
+const path = require('path');
+
+const { ensureN8n } = require('./install-n8n');
+const { startN8n, packPackage } = require('./n8n');
+const { startSandbox } = require('../sandbox');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const EXAMPLES = path.join(ROOT, 'examples');
+const GOOD_TOKEN = 'e2e-good-token-8c41d7f2a9b3';
+const BAD_TOKEN = 'e2e-bad-token-5e9a0b1c2d3f';
+const SECRET = 'e2e-report-secret-4f7a9c1e';
+const TRIGGER_WEBHOOK_ID = '7c1d0c55-6a3e-4e7e-9d52-0c7bb2b2f001';
+const CREDENTIAL_ID = 'copernicaSandbox';
+const BAD_CREDENTIAL_ID = 'copernicaBadTokn';
+
+jest.setTimeout(15 * 60 * 1000);
+
+let tarball;
+let sandbox;
+beforeAll(async () => {
+	tarball = packPackage(ROOT);
+	sandbox = await startSandbox({ token: GOOD_TOKEN });
+});
+afterAll(async () => {
+	await sandbox?.close();
+});
+
+/** An example workflow as shipped, pointed at this instance and given this test's secret. */
+function example(file, baseUrl) {
+	const text = fs
+		.readFileSync(path.join(EXAMPLES, file), 'utf8')
+		.replaceAll('http://127.0.0.1:5678', baseUrl)
+		.replaceAll('change-me-to-a-long-random-value', SECRET);
+	return JSON.parse(text);
+}
+
+function createWorkflow(email, credentialId) {
+	return {
+		name: `Create with ${credentialId}`,
+		nodes: [
+			{ id: 'm1', name: 'Manual', type: 'n8n-nodes-base.manualTrigger', typeVersion: 1, position: [0, 0], parameters: {} },
+			{
+				id: 'c1',
+				name: 'Create',
+				type: 'n8n-nodes-copernica.copernicaDataRequest',
+				typeVersion: 1,
+				position: [200, 0],
+				parameters: { operation: 'create', subjectType: 'email', email, report: '' },
+				credentials: { copernicaApi: { id: credentialId, name: credentialId } },
+			},
+		],
+		connections: { Manual: { main: [[{ node: 'Create', type: 'main', index: 0 }]] } },
+		settings: { executionOrder: 'v1' },
+	};
+}
+
+/** Counts occurrences of a text in a file, as bytes (the database is binary). */
+function occurrences(file, text) {
+	if (!fs.existsSync(file)) return 0;
+	const haystack = fs.readFileSync(file);
+	let count = 0;
+	for (let at = haystack.indexOf(text); at !== -1; at = haystack.indexOf(text, at + 1)) count++;
+	return count;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe.each([[1], [2]])('n8n %i.x', (major) => {
+	let n8n;
+	let workflows;
+	const label = (scenario) => `n8n ${major}.x, scenario ${scenario}`;
+
+	beforeAll(async () => {
+		ensureN8n(major);
+		n8n = await startN8n({
+			major,
+			packageTarball: tarball,
+			credentials: [
+				{ id: CREDENTIAL_ID, name: 'Copernica (sandbox)', type: 'copernicaApi', data: { accessToken: GOOD_TOKEN, baseUrl: sandbox.url } },
+				{ id: BAD_CREDENTIAL_ID, name: 'Copernica (bad token)', type: 'copernicaApi', data: { accessToken: BAD_TOKEN, baseUrl: sandbox.url } },
+			],
+		});
+		// Created through n8n's public API, as a user's tooling would; n8n gives them their ids.
+		const create = async (workflow) => {
+			const { name, nodes, connections, settings } = workflow;
+			return (await n8n.api('POST', '/workflows', { name, nodes, connections, settings })).body;
+		};
+		workflows = {
+			ticket: await create(example('1-ticket-to-data-request.json', n8n.baseUrl)),
+			reply: await create(example('2-data-request-file-to-reply.json', n8n.baseUrl)),
+			createAndGet: await create(example('3-create-and-get.json', n8n.baseUrl)),
+			badToken: await create(createWorkflow('leak-check@example.com', BAD_CREDENTIAL_ID)),
+		};
+		await n8n.activate(workflows.ticket.id);
+		await n8n.activate(workflows.reply.id);
+		await n8n.waitForWebhook('webhook/gdpr-access-request');
+		await n8n.waitForWebhook(`webhook/${TRIGGER_WEBHOOK_ID}/copernica-data-request`);
+	});
+	afterAll(async () => {
+		await n8n?.stop();
+	});
+	beforeEach(() => {
+		sandbox.reset();
+		sandbox.clearFaults();
+		sandbox.setOptions({ readyAfterMs: 0, reportContentType: 'json' });
+	});
+
+	it('1: create (email with + and \') then get: the file is about that email', async () => {
+		const run = await n8n.executeWorkflow(workflows.createAndGet.id);
+		expect({ scenario: label(1), status: run.status, error: run.error }).toEqual({ scenario: label(1), status: 'success', error: undefined });
+		const [created] = run.output('Create data request');
+		expect(created).toMatchObject({ subjectType: 'email', subject: "o'brien+test@example.com" });
+		const [file] = run.output('Get the file');
+		expect(file).toMatchObject({ id: created.id, status: 'available', info: { type: 'email', id: "o'brien+test@example.com" } });
+		expect(file.data.length).toBeGreaterThan(0);
+	});
+
+	it('2: the trigger is the report target: ticket -> create -> Copernica posts the file -> reply workflow runs', async () => {
+		const before = (await n8n.executions(workflows.reply.id)).length;
+		const email = "o'brien+e2e@example.com";
+		const answer = await n8n.request('POST', '/webhook/gdpr-access-request', { body: { ticket: 'T-1001', email } });
+		expect({ scenario: label(2), status: answer.status }).toEqual({ scenario: label(2), status: 200 });
+		expect(answer.body).toMatchObject({ ticket: 'T-1001', subject: email });
+
+		const executions = await n8n.waitForExecutions(workflows.reply.id, before + 1, 60_000);
+		const execution = await n8n.execution(executions[0].id);
+		const runData = execution.data.resultData.runData;
+		const received = runData['Copernica file arrives'][0].data.main[0][0];
+		expect(received.json).toMatchObject({ info: { type: 'email', id: email }, query: { ticket: 'T-1001' } });
+		expect(received.json.summary.entries).toBeGreaterThan(0);
+		expect(received.binary.data).toMatchObject({ fileName: 'data.json', mimeType: 'application/json' });
+		const reply = runData['Compose the reply'][0].data.main[0][0].json;
+		expect(reply).toMatchObject({ ticket: 'T-1001', to: email, subject: 'Your personal data (ticket T-1001)' });
+		expect(sandbox.deliveries.filter((d) => d.ok)).toHaveLength(1);
+	});
+
+	it('3: forged POSTs to the trigger start no execution', async () => {
+		const before = (await n8n.executions(workflows.reply.id)).length;
+		const url = `/webhook/${TRIGGER_WEBHOOK_ID}/copernica-data-request`;
+		const file = { info: { type: 'email', id: 'forged@example.com' }, data: [[]] };
+		const forged = [
+			[`${url}`, file, 401],
+			[`${url}?secret=wrong`, file, 401],
+			[`${url}?secret=${SECRET}`, { hello: 'world' }, 400],
+		];
+		for (const [target, body, status] of forged) {
+			const answer = await n8n.request('POST', target, { body, allowError: true });
+			expect({ scenario: label(3), target, status: answer.status }).toEqual({ scenario: label(3), target, status });
+		}
+		await sleep(2000);
+		expect((await n8n.executions(workflows.reply.id)).length).toBe(before);
+	});
+
+	it('4: an invalid token fails the execution, and the token is nowhere in the database or the log', async () => {
+		const run = await n8n.executeWorkflow(workflows.badToken.id);
+		expect({ scenario: label(4), status: run.status }).toEqual({ scenario: label(4), status: 'error' });
+		expect(JSON.stringify(run.error)).toContain('Invalid access token');
+		await sleep(1000); // let n8n flush the execution to the database
+		const places = [n8n.dbPath, `${n8n.dbPath}-wal`, n8n.logFile];
+		const found = places.map((file) => [path.basename(file), occurrences(file, BAD_TOKEN) + occurrences(file, GOOD_TOKEN)]);
+		console.log(`${label(4)}: token occurrences in ${found.map(([f, n]) => `${f}: ${n}`).join(', ')}`);
+		expect(found.every(([, count]) => count === 0)).toBe(true);
+	});
+
+	it('5: the credential test passes with a good token and fails with a bad one', async () => {
+		expect(await n8n.testCredential(CREDENTIAL_ID)).toMatchObject({ status: 'OK' });
+		const bad = await n8n.testCredential(BAD_CREDENTIAL_ID);
+		expect({ scenario: label(5), ...bad }).toMatchObject({ scenario: label(5), status: 'Error' });
+		expect(bad.message).toContain('Invalid access token');
+		expect(bad.message).not.toContain(BAD_TOKEN);
+	});
+});
