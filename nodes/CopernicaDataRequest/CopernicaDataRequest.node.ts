@@ -1,7 +1,16 @@
-import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
+import type {
+	IExecuteFunctions,
+	IHookFunctions,
+	INodeExecutionData,
+	INodeType,
+	INodeTypeDescription,
+	IWebhookFunctions,
+	IWebhookResponseData,
+} from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
 
 import * as create from './actions/create.operation';
+import * as createAndWait from './actions/createAndWait.operation';
 import * as get from './actions/get.operation';
 import { router } from './actions/router';
 
@@ -12,13 +21,27 @@ export class CopernicaDataRequest implements INodeType {
 		icon: { light: 'file:copernica.svg', dark: 'file:copernica.dark.svg' },
 		group: ['transform'],
 		version: 1,
-		subtitle: '={{ $parameter["operation"] === "create" ? "Create data request" : "Get data request" }}',
+		subtitle:
+			'={{ { create: "Create data request", createAndWait: "Create and wait for the file", get: "Get data request" }[$parameter["operation"]] }}',
 		description: 'Ask Copernica for everything it holds on a person (GDPR right of access) and fetch the file',
 		defaults: { name: 'Copernica Data Request' },
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
 		credentials: [{ name: 'copernicaApi', required: true }],
+		// Create and Wait: Copernica's report POST to the execution's resume URL continues it.
+		webhooks: [
+			{
+				name: 'default',
+				httpMethod: 'POST',
+				responseMode: 'onReceived',
+				// Empty, so that n8n answers with the webhookResponse the node returns.
+				responseData: '',
+				path: '',
+				restartWebhook: true,
+			},
+		],
+		waitingNodeTooltip: 'Waiting for Copernica to post the data request file to this execution',
 		properties: [
 			{
 				displayName: 'Operation',
@@ -33,6 +56,13 @@ export class CopernicaDataRequest implements INodeType {
 						description: 'Ask Copernica to assemble everything it holds on a person. Returns the request ID and the GDPR due date.',
 					},
 					{
+						name: 'Create and Wait',
+						value: 'createAndWait',
+						action: 'Create a data request and wait for the file',
+						description:
+							'Create the data request, then pause this execution until Copernica delivers the file, and continue with it. One item per execution.',
+					},
+					{
 						name: 'Get',
 						value: 'get',
 						action: 'Get a data request',
@@ -42,6 +72,7 @@ export class CopernicaDataRequest implements INodeType {
 				default: 'create',
 			},
 			...create.description,
+			...createAndWait.description,
 			...get.description,
 			{
 				displayName: 'Options',
@@ -51,6 +82,65 @@ export class CopernicaDataRequest implements INodeType {
 				default: {},
 				options: [
 					{
+						displayName: 'Concurrency',
+						name: 'concurrency',
+						type: 'number',
+						typeOptions: { minValue: 1, maxValue: 50 },
+						default: 5,
+						displayOptions: { show: { '/operation': ['create', 'get'] } },
+						description:
+							'How many items to work on at the same time. Each call to Copernica waits for an answer over the network; a few calls at once finish a long list much sooner. The output keeps the order of the input. Lower it if Copernica answers "too many requests" often; 1 handles one item after the other.',
+					},
+					{
+						displayName: 'First Check Interval (Seconds)',
+						name: 'pollIntervalSeconds',
+						type: 'number',
+						typeOptions: { minValue: 0.1, numberPrecision: 1 },
+						default: 1,
+						displayOptions: { show: { '/operation': ['get'], waitForFile: [true] } },
+						description:
+							'How long to wait after the first check before checking again. Each further wait is twice as long, up to the maximum check interval.',
+					},
+					{
+						displayName: 'Maximum Check Interval (Seconds)',
+						name: 'maxPollIntervalSeconds',
+						type: 'number',
+						typeOptions: { minValue: 1 },
+						default: 60,
+						displayOptions: { show: { '/operation': ['get'], waitForFile: [true] } },
+						description:
+							'The longest wait between two checks. A longer interval costs fewer API calls on long waits; the file is then noticed up to this much later.',
+					},
+					{
+						displayName: 'Maximum Wait (Hours)',
+						name: 'maxWaitHours',
+						type: 'number',
+						typeOptions: { minValue: 0.01, numberPrecision: 2 },
+						default: 24,
+						displayOptions: { show: { '/operation': ['createAndWait'] } },
+						description:
+							'If Copernica has not delivered the file by then, the execution continues with status "pending" and the request ID, so that a Get can fetch the file later. n8n checks waiting executions about once a minute.',
+					},
+					{
+						displayName: 'Maximum Wait (Seconds)',
+						name: 'maxWaitSeconds',
+						type: 'number',
+						typeOptions: { minValue: 0 },
+						default: 300,
+						displayOptions: { show: { '/operation': ['get'], waitForFile: [true] } },
+						description:
+							'How long to keep checking. The execution stays active all that time; for files that take hours, use Create and Wait or the trigger instead.',
+					},
+					{
+						displayName: 'Retries',
+						name: 'retries',
+						type: 'number',
+						typeOptions: { minValue: 0, maxValue: 10 },
+						default: 3,
+						description:
+							'How many times to try a call again after a temporary fault (Copernica busy or rate limiting, a dropped connection, a timeout), waiting a little longer each time. A create is tried again only when Copernica cannot have received it, so that no duplicate data request is made. 0 turns retrying off.',
+					},
+					{
 						displayName: 'Timeout (Seconds)',
 						name: 'timeout',
 						type: 'number',
@@ -59,12 +149,61 @@ export class CopernicaDataRequest implements INodeType {
 						description:
 							'How long to wait for Copernica to start answering (and between parts of a large download) before the call counts as failed',
 					},
+					{
+						displayName: 'Wait for File',
+						name: 'waitForFile',
+						type: 'boolean',
+						default: false,
+						displayOptions: { show: { '/operation': ['get'] } },
+						description:
+							'Whether to keep checking until the file is ready instead of answering "pending" at once. Checks start 1 second apart and are spaced out (each wait twice the one before), because every check is an API call Copernica counts.',
+					},
+					{
+						displayName: 'When Time Runs Out',
+						name: 'onTimeout',
+						type: 'options',
+						options: [
+							{
+								name: 'Return "Pending"',
+								value: 'returnPending',
+								description: 'Output the item with status "pending", like Get without waiting',
+							},
+							{
+								name: 'Fail',
+								value: 'error',
+								description: 'Fail the item (or, with Continue On Fail, output the error)',
+							},
+						],
+						default: 'returnPending',
+						displayOptions: { show: { '/operation': ['get'], waitForFile: [true] } },
+						description: 'What to do when the file is still not ready at the maximum wait',
+					},
 				],
 			},
 		],
 	};
 
+	// The only webhook is the resume URL of a waiting execution, which n8n itself routes: n8n never
+	// registers it when a workflow is activated, and nothing is registered at Copernica.
+	webhookMethods = {
+		default: {
+			async checkExists(this: IHookFunctions): Promise<boolean> {
+				return true;
+			},
+			async create(this: IHookFunctions): Promise<boolean> {
+				return true;
+			},
+			async delete(this: IHookFunctions): Promise<boolean> {
+				return true;
+			},
+		},
+	};
+
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		return await router.call(this);
+	}
+
+	async webhook(this: IWebhookFunctions): Promise<IWebhookResponseData> {
+		return await createAndWait.webhook.call(this);
 	}
 }

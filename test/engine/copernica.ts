@@ -5,7 +5,14 @@ import type { IDataObject, INodeExecutionData, INodeParameters } from 'n8n-workf
 import { CopernicaApi } from '../../credentials/CopernicaApi.credentials';
 import { CopernicaDataRequest } from '../../nodes/CopernicaDataRequest/CopernicaDataRequest.node';
 import { CopernicaDataRequestTrigger } from '../../nodes/CopernicaDataRequestTrigger/CopernicaDataRequestTrigger.node';
-import { ITEMS_NODE_TYPE, MANUAL_TRIGGER_TYPE, runWorkflow, safeStringify, type RunResult } from './harness';
+import {
+	ITEMS_NODE_TYPE,
+	MANUAL_TRIGGER_TYPE,
+	runWorkflow,
+	safeStringify,
+	type RunResult,
+	type WaitingWebhookServer,
+} from './harness';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { startSandbox } = require('../sandbox');
@@ -54,6 +61,8 @@ export interface RunOptions {
 	baseUrl?: string;
 	accessToken?: string;
 	binaryDataMode?: 'default' | 'filesystem';
+	/** For executions that wait (Create and Wait): resume URLs point at this server. */
+	waitingServer?: WaitingWebhookServer;
 }
 
 /** Runs the node once over the given input items; returns the run and the node's output. */
@@ -89,6 +98,7 @@ export async function runNode(
 				},
 			},
 			binaryDataMode: options.binaryDataMode,
+			waitingServer: options.waitingServer,
 		},
 	);
 	const output = run.runData.Copernica?.[0]?.data?.main?.[0] ?? undefined;

@@ -30,6 +30,7 @@ const DEFAULTS = {
 	idFormat: 'numeric', // numeric (1, 2, ...) or uuid
 	createStatus: 201, // status of a create answer
 	statusExtras: true, // status answer carries "available" and "content-type"
+	statusRetryAfter: undefined, // seconds: a "pending" status answer carries Retry-After: N
 	statusEndpoint: true, // false: /status answers 404 (servers without it)
 	dataEndpoint: true, // false: /data answers 404 (old servers: bare form only)
 	notReadyText: 'Data not available (yet)', // or 'Data not available (yet).' (the other product)
@@ -556,6 +557,10 @@ class Sandbox extends EventEmitter {
 		if (this.options.statusExtras) {
 			body.available = rec ? this._available(rec, state) : 0;
 			body['content-type'] = 'application/json';
+		}
+		const retryAfter = this.options.statusRetryAfter;
+		if (status === 'pending' && retryAfter !== undefined && retryAfter !== null) {
+			return { status: 200, body, headers: { 'Retry-After': String(retryAfter) } };
 		}
 		return { status: 200, body };
 	}

@@ -44,9 +44,31 @@ describe('validateEmail', () => {
 		['a<b>@example.com', 'is not allowed before the "@"'],
 		[`${'x'.repeat(65)}@example.com`, 'longer than 64'],
 		[`x@${'a'.repeat(250)}.com`, 'longer than 254'],
+		// invisible characters that passed before: they make an address look like another one
+		['admin\u202E@example.com', 'invisible or control character (U+202E)'],
+		['some\u200Bone@example.com', 'invisible or control character (U+200B)'],
+		['\u200Bsomeone@example.com', 'invisible or control character (U+200B)'],
+		['some\u00ADone@example.com', 'invisible or control character (U+00AD)'],
+		['some\u0085one@example.com', 'invisible or control character (U+0085)'],
+		['some\uE000one@example.com', 'invisible or control character (U+E000)'],
+		// a lone surrogate made encodeURIComponent throw "URI malformed" instead of a clear message
+		['some\uD800one@example.com', 'invisible or control character (U+D800)'],
+		['someone@1.2.3.4', 'ends in a number: use a domain name, not an IP address'],
 	])('rejects %j: %s', (email, reason) => {
 		expect(() => validateEmail(email)).toThrow(InvalidInputError);
 		expect(() => validateEmail(email)).toThrow(reason);
+	});
+
+	it('shows invisible characters in the message as code points, so they cannot forge lines or flip text', () => {
+		expect(() => validateEmail('someone@example.com\r\nBcc: victim@example.com')).toThrow(
+			'"someone@example.com[U+000D][U+000A]Bcc: victim@example.com" is not a valid email address',
+		);
+		expect(() => validateEmail('admin\u202E@example.com')).toThrow('"admin[U+202E]@example.com"');
+	});
+
+	it('keeps IDN domains and combining marks', () => {
+		expect(validateEmail('jose\u0301@example.com')).toBe('jose\u0301@example.com');
+		expect(validateEmail('info@bu\u0308cher.de')).toBe('info@bu\u0308cher.de');
 	});
 
 	it('rejects values that are not text', () => {
@@ -99,6 +121,12 @@ describe('validateReport', () => {
 		['not an address', 'white space'],
 		['nobody', 'as an email address'],
 		[`https://example.com/${'a'.repeat(2100)}`, 'longer than 2048'],
+		// URL parsers drop a zero-width space silently: this one would have gone to example.com
+		['https://exam\u200Bple.com/webhook', 'invisible or control character (U+200B)'],
+		['https://example.com/\u202Emoc.live', 'invisible or control character (U+202E)'],
+		// was "the http: scheme is not supported", which is wrong advice
+		['http:/example.com', 'not a valid web address'],
+		['https:example.com', 'not a valid web address'],
 	])('rejects %j', (report, reason) => {
 		expect(() => validateReport(report)).toThrow(reason);
 		expect(() => validateReport(report)).toThrow('Use an email address or a web address');

@@ -1,4 +1,4 @@
-import type { IExecuteFunctions, INodeExecutionData, INodeProperties, JsonObject } from 'n8n-workflow';
+import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties, JsonObject } from 'n8n-workflow';
 import { NodeApiError } from 'n8n-workflow';
 
 import { addOneMonth } from '../helpers/dates';
@@ -6,10 +6,13 @@ import { extractRequestId } from '../helpers/requestId';
 import { validateEmail, validateNumericId, validateReport } from '../helpers/validation';
 import { copernicaApiRequest } from '../transport';
 
-type SubjectType = 'email' | 'profile' | 'subprofile';
+export type SubjectType = 'email' | 'profile' | 'subprofile';
+
+// Create and Wait asks for the same subject; only the report target is its own.
+const SUBJECT_OPERATIONS = ['create', 'createAndWait'];
 
 const showFor = (subjectType: SubjectType) => ({
-	show: { operation: ['create'], subjectType: [subjectType] },
+	show: { operation: SUBJECT_OPERATIONS, subjectType: [subjectType] },
 });
 
 export const description: INodeProperties[] = [
@@ -18,7 +21,7 @@ export const description: INodeProperties[] = [
 		name: 'subjectType',
 		type: 'options',
 		noDataExpression: true,
-		displayOptions: { show: { operation: ['create'] } },
+		displayOptions: { show: { operation: SUBJECT_OPERATIONS } },
 		options: [
 			{
 				name: 'Email Address',
@@ -71,15 +74,32 @@ export const description: INodeProperties[] = [
 	},
 ];
 
-function subjectOf(this: IExecuteFunctions, subjectType: SubjectType, itemIndex: number): string {
+/** The data subject of an item as the parameters give it, checked before any call is made. */
+export function subjectFor(this: IExecuteFunctions, itemIndex: number): Subject {
+	const subjectType = this.getNodeParameter('subjectType', itemIndex) as SubjectType;
 	switch (subjectType) {
 		case 'email':
-			return validateEmail(this.getNodeParameter('email', itemIndex));
+			return { subjectType, subject: validateEmail(this.getNodeParameter('email', itemIndex)) };
 		case 'profile':
-			return validateNumericId(this.getNodeParameter('profileId', itemIndex), 'The profile ID');
+			return { subjectType, subject: validateNumericId(this.getNodeParameter('profileId', itemIndex), 'The profile ID') };
 		case 'subprofile':
-			return validateNumericId(this.getNodeParameter('subprofileId', itemIndex), 'The subprofile ID');
+			return {
+				subjectType,
+				subject: validateNumericId(this.getNodeParameter('subprofileId', itemIndex), 'The subprofile ID'),
+			};
 	}
+}
+
+export interface Subject {
+	subjectType: SubjectType;
+	subject: string;
+}
+
+export interface CreatedRequest extends IDataObject, Subject {
+	id: string;
+	report: string | null;
+	requestedAt: string;
+	dueBy: string;
 }
 
 /** The API path that creates a data request; the email goes into the path percent-encoded. */
@@ -87,11 +107,13 @@ export function createPath(subjectType: SubjectType, subject: string): string {
 	return `/v3/${subjectType}/${encodeURIComponent(subject)}/datarequest`;
 }
 
-export async function execute(this: IExecuteFunctions, itemIndex: number): Promise<INodeExecutionData> {
-	const subjectType = this.getNodeParameter('subjectType', itemIndex) as SubjectType;
-	const subject = subjectOf.call(this, subjectType, itemIndex);
-	const report = validateReport(this.getNodeParameter('report', itemIndex, ''));
-
+/** Creates one data request (the report target checked already) and says what was created. */
+export async function createDataRequest(
+	this: IExecuteFunctions,
+	itemIndex: number,
+	{ subjectType, subject }: Subject,
+	report: string | undefined,
+): Promise<CreatedRequest> {
 	const requestedAt = new Date();
 	const response = await copernicaApiRequest.call(
 		this,
@@ -110,14 +132,17 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		});
 	}
 	return {
-		json: {
-			id,
-			subjectType,
-			subject,
-			report: report ?? null,
-			requestedAt: requestedAt.toISOString(),
-			dueBy: addOneMonth(requestedAt).toISOString(),
-		},
-		pairedItem: { item: itemIndex },
+		id,
+		subjectType,
+		subject,
+		report: report ?? null,
+		requestedAt: requestedAt.toISOString(),
+		dueBy: addOneMonth(requestedAt).toISOString(),
 	};
+}
+
+export async function execute(this: IExecuteFunctions, itemIndex: number): Promise<INodeExecutionData> {
+	const subject = subjectFor.call(this, itemIndex);
+	const report = validateReport(this.getNodeParameter('report', itemIndex, ''));
+	return { json: await createDataRequest.call(this, itemIndex, subject, report), pairedItem: { item: itemIndex } };
 }

@@ -1,10 +1,15 @@
-import type { IBinaryData, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
-import { BINARY_ENCODING, NodeOperationError } from 'n8n-workflow';
+import type { IBinaryData, IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import { BINARY_ENCODING, NodeOperationError, sleep } from 'n8n-workflow';
 
+import { nextPollDelayMs, pollPolicyFromSeconds, type PollPolicy } from '../helpers/backoff';
 import { DataFileScanner, parseDataFile, type DataFile } from '../helpers/dataFile';
+import { parseRetryAfterMs } from '../helpers/retry';
 import { parseStatusAnswer, saysNotReadyYet, type StatusAnswer } from '../helpers/responseForms';
 import { validateRequestId } from '../helpers/validation';
 import { copernicaApiRequest, readErrorBody } from '../transport';
+
+// Create and Wait returns the file the same way when it arrives.
+const FILE_OPERATIONS = ['get', 'createAndWait'];
 
 export const description: INodeProperties[] = [
 	{
@@ -21,7 +26,7 @@ export const description: INodeProperties[] = [
 		displayName: 'Return File As',
 		name: 'returnAs',
 		type: 'options',
-		displayOptions: { show: { operation: ['get'] } },
+		displayOptions: { show: { operation: FILE_OPERATIONS } },
 		options: [
 			{
 				name: 'JSON',
@@ -43,21 +48,24 @@ export const description: INodeProperties[] = [
 		type: 'string',
 		default: 'data',
 		required: true,
-		displayOptions: { show: { operation: ['get'], returnAs: ['binary'] } },
+		displayOptions: { show: { operation: FILE_OPERATIONS, returnAs: ['binary'] } },
 		hint: 'The name of the output binary field to put the file in',
 	},
 ];
 
+const DEFAULT_MAX_WAIT_SECONDS = 300;
 const FILE_NAME = 'data.json';
 const MIME_TYPE = 'application/json';
 
-type Fetched = StatusAnswer & { file?: DataFile; text?: string };
+type Fetched = StatusAnswer & { file?: DataFile; text?: string; retryAfterMs?: number };
+/** A check, and when Get waited: how many checks, how long, and whether time ran out. */
+type Waited = Fetched & { checks?: number; waitedMs?: number; timedOut?: boolean };
 
 const requestPath = (id: string, suffix = '') => `/v3/datarequest/${encodeURIComponent(id)}${suffix}`;
 
 async function getText(this: IExecuteFunctions, path: string, itemIndex: number, accept: number[] = []) {
 	const response = await copernicaApiRequest.call(this, { method: 'GET', path, acceptStatuses: accept }, itemIndex);
-	return { statusCode: response.statusCode, text: await readErrorBody(response.body) };
+	return { statusCode: response.statusCode, headers: response.headers, text: await readErrorBody(response.body) };
 }
 
 function fileFrom(this: IExecuteFunctions, text: string, itemIndex: number): DataFile {
@@ -70,44 +78,135 @@ function fileFrom(this: IExecuteFunctions, text: string, itemIndex: number): Dat
 	}
 }
 
+/** What the server turned out to offer: later checks of a wait skip endpoints it does not have. */
+interface ServerForm {
+	statusEndpoint?: boolean;
+	dataEndpoint?: boolean;
+}
+
 /**
  * Older servers have no /status and /data: the bare GET answers both "not ready" and the file.
+ * A /data that says "not available (yet)" is answer enough; the bare form is asked only when not.
  */
-async function fetchWithoutStatus(this: IExecuteFunctions, id: string, itemIndex: number): Promise<Fetched> {
-	const data = await getText.call(this, requestPath(id, '/data'), itemIndex, [404]);
-	if (data.statusCode < 400) return { status: 'available', text: data.text };
+async function fetchWithoutStatus(
+	this: IExecuteFunctions,
+	id: string,
+	itemIndex: number,
+	form: ServerForm = {},
+): Promise<Fetched> {
+	let data: { statusCode: number; text: string } | undefined;
+	if (form.dataEndpoint !== false) {
+		data = await getText.call(this, requestPath(id, '/data'), itemIndex, [404]);
+		if (data.statusCode < 400) return { status: 'available', text: data.text };
+		if (saysNotReadyYet(data.text)) return { status: 'pending' };
+	}
 	const bare = await getText.call(this, requestPath(id), itemIndex, [404]);
 	if (bare.statusCode < 400) {
+		// /data failed where the bare form answers: this server has no /data.
+		if (data !== undefined) form.dataEndpoint = false;
 		return saysNotReadyYet(bare.text) ? { status: 'pending' } : { status: 'available', text: bare.text };
 	}
-	return { status: saysNotReadyYet(data.text) ? 'pending' : 'not available' };
+	return { status: 'not available' };
 }
+
+/** One look at the request: /status where the server has it, the older forms otherwise. */
+async function check(this: IExecuteFunctions, id: string, itemIndex: number, form: ServerForm): Promise<Fetched> {
+	if (form.statusEndpoint !== false) {
+		const call = await getText.call(this, requestPath(id, '/status'), itemIndex, [404, 405]);
+		const answer = call.statusCode < 400 ? parseStatusAnswer(call.text) : undefined;
+		form.statusEndpoint = answer !== undefined;
+		if (answer !== undefined) {
+			const retryAfter = call.headers['retry-after'];
+			return answer.status === 'pending' && retryAfter !== undefined
+				? { ...answer, retryAfterMs: parseRetryAfterMs(String(retryAfter)) }
+				: answer;
+		}
+	}
+	return await fetchWithoutStatus.call(this, id, itemIndex, form);
+}
+
+interface WaitOptions {
+	maxWaitMs: number;
+	onTimeout: 'returnPending' | 'error';
+	policy: PollPolicy;
+}
+
+/** The "Wait for File" options of an item, or undefined when Get answers at once. */
+function waitOptionsOf(this: IExecuteFunctions, itemIndex: number): WaitOptions | undefined {
+	const options = this.getNodeParameter('options', itemIndex, {}) as IDataObject;
+	if (options.waitForFile !== true) return undefined;
+	const seconds = Number(options.maxWaitSeconds ?? DEFAULT_MAX_WAIT_SECONDS);
+	return {
+		maxWaitMs: Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : DEFAULT_MAX_WAIT_SECONDS * 1000,
+		onTimeout: options.onTimeout === 'error' ? 'error' : 'returnPending',
+		policy: pollPolicyFromSeconds(options.pollIntervalSeconds, options.maxPollIntervalSeconds),
+	};
+}
+
+/**
+ * Checks until the file is there (or Copernica has none), sleeping between checks as
+ * helpers/backoff.ts plans; stops at the maximum wait, or when the execution is cancelled.
+ */
+async function waitForFile(this: IExecuteFunctions, id: string, itemIndex: number, wait: WaitOptions): Promise<Waited> {
+	const form: ServerForm = {};
+	const started = Date.now();
+	for (let checks = 1; ; checks++) {
+		const fetched = await check.call(this, id, itemIndex, form);
+		const elapsedMs = Date.now() - started;
+		const done = { ...fetched, checks, waitedMs: elapsedMs };
+		if (fetched.status !== 'pending') return { ...done, timedOut: false };
+		const delay = nextPollDelayMs(
+			{ checks, elapsedMs, maxWaitMs: wait.maxWaitMs, retryAfterMs: fetched.retryAfterMs },
+			wait.policy,
+		);
+		if (delay === undefined || cancelled(this)) return { ...done, timedOut: true };
+		await sleep(delay);
+		if (cancelled(this)) return { ...done, waitedMs: Date.now() - started, timedOut: true };
+	}
+}
+
+const cancelled = (context: IExecuteFunctions) => context.getExecutionCancelSignal?.()?.aborted === true;
 
 export async function execute(this: IExecuteFunctions, itemIndex: number): Promise<INodeExecutionData> {
 	const id = validateRequestId(this.getNodeParameter('requestId', itemIndex));
 	const returnAs = this.getNodeParameter('returnAs', itemIndex, 'json') as 'json' | 'binary';
 	const binaryPropertyName =
 		returnAs === 'binary' ? (this.getNodeParameter('binaryPropertyName', itemIndex, 'data') as string) : '';
+	const wait = waitOptionsOf.call(this, itemIndex);
 
-	const statusCall = await getText.call(this, requestPath(id, '/status'), itemIndex, [404, 405]);
-	let fetched: Fetched | undefined = statusCall.statusCode < 400 ? parseStatusAnswer(statusCall.text) : undefined;
-	if (fetched === undefined) fetched = await fetchWithoutStatus.call(this, id, itemIndex);
+	const fetched: Waited = wait
+		? await waitForFile.call(this, id, itemIndex, wait)
+		: await check.call(this, id, itemIndex, {});
 
 	const pairedItem = { item: itemIndex };
 	if (fetched.status !== 'available') {
-		const json: Record<string, unknown> = { id, status: fetched.status };
+		if (wait && fetched.timedOut && wait.onTimeout === 'error') {
+			throw new NodeOperationError(
+				this.getNode(),
+				`The file of data request ${id} was not ready within ${wait.maxWaitMs / 1000} seconds`,
+				{
+					itemIndex,
+					description: `Copernica is still assembling it (checked ${fetched.checks} times). Run Get again later, raise "Maximum Wait", or use Create and Wait, which waits for Copernica's report without occupying n8n.`,
+				},
+			);
+		}
+		const json: IDataObject = { id, status: fetched.status };
 		if (fetched.availableBytes !== undefined) json.availableBytes = fetched.availableBytes;
 		if (fetched.status === 'not available') {
 			json.message = 'Copernica has no file for this ID: the ID is unknown, or the file has expired. Create a new data request.';
 		}
-		return { json: json as INodeExecutionData['json'], pairedItem };
+		Object.assign(json, waitSummary(fetched));
+		return { json, pairedItem };
 	}
 
 	if (returnAs === 'json') {
 		const text = fetched.text ?? (await downloadText.call(this, id, itemIndex));
 		if (text === undefined) return { json: { id, status: 'pending' }, pairedItem };
 		const file = fileFrom.call(this, text, itemIndex);
-		return { json: { id, status: 'available', info: { ...file.info }, data: file.data as never }, pairedItem };
+		return {
+			json: { id, status: 'available', info: { ...file.info }, data: file.data as never, ...waitSummary(fetched) },
+			pairedItem,
+		};
 	}
 
 	const binary = fetched.text !== undefined
@@ -116,10 +215,16 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 	if (binary === undefined) return { json: { id, status: 'pending' }, pairedItem };
 	const { info, summary } = await scanBinary.call(this, binary, itemIndex);
 	return {
-		json: { id, status: 'available', info: { ...info }, summary },
+		json: { id, status: 'available', info: { ...info }, summary, ...waitSummary(fetched) },
 		binary: { [binaryPropertyName]: binary },
 		pairedItem,
 	};
+}
+
+/** How long Get waited and how many checks (API calls) that took; nothing when it did not wait. */
+function waitSummary(fetched: Waited): IDataObject {
+	if (fetched.checks === undefined) return {};
+	return { checks: fetched.checks, waitedSeconds: Math.round((fetched.waitedMs ?? 0) / 100) / 10 };
 }
 
 /** The file as text from /data, falling back to the bare form; undefined if it is not ready after all. */

@@ -1,8 +1,10 @@
 import type { IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 
+import { concurrencyLimit, DEFAULT_CONCURRENCY, mapInOrder } from '../helpers/concurrency';
 import { InvalidInputError } from '../helpers/validation';
 import * as create from './create.operation';
+import * as createAndWait from './createAndWait.operation';
 import * as get from './get.operation';
 
 type Operation = (this: IExecuteFunctions, itemIndex: number) => Promise<INodeExecutionData>;
@@ -10,12 +12,16 @@ type Operation = (this: IExecuteFunctions, itemIndex: number) => Promise<INodeEx
 const operations: Record<string, Operation> = {
 	create: create.execute,
 	get: get.execute,
+	// Refuses more than one item (one execution waits for one file), so it runs at most once.
+	createAndWait: createAndWait.execute,
 };
 
 /**
- * Runs the chosen operation once per input item, in order. Bad input fails its item with a
- * NodeOperationError that names the item; with Continue On Fail every item still gives an output
- * item (the error in place of the result), so nothing is lost or silently skipped.
+ * Runs the chosen operation once per input item, up to the "Concurrency" option at once, and
+ * outputs the results in input order. Bad input fails its item with a NodeOperationError that
+ * names the item; with Continue On Fail every item still gives an output item (the error in place
+ * of the result), so nothing is lost or silently skipped. Without it, the first failing item's
+ * error stops the node: no new item starts, and items already in flight finish first.
  */
 export async function router(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 	const items = this.getInputData();
@@ -25,10 +31,10 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 		throw new NodeOperationError(this.getNode(), `The operation "${operation}" is not supported`);
 	}
 
-	const output: INodeExecutionData[] = [];
-	for (let itemIndex = 0; itemIndex < items.length; itemIndex++) {
+	const concurrency = concurrencyLimit(this.getNodeParameter('options.concurrency', 0, DEFAULT_CONCURRENCY));
+	const output = await mapInOrder(items.length, concurrency, async (itemIndex): Promise<INodeExecutionData> => {
 		try {
-			output.push(await run.call(this, itemIndex));
+			return await run.call(this, itemIndex);
 		} catch (caught) {
 			const error =
 				caught instanceof NodeApiError || caught instanceof NodeOperationError
@@ -39,11 +45,11 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 							{ itemIndex },
 						);
 			if (!this.continueOnFail()) throw error;
-			output.push({
+			return {
 				json: { error: error.message, ...(error.description ? { description: error.description } : {}) },
 				pairedItem: { item: itemIndex },
-			});
+			};
 		}
-	}
+	});
 	return [output];
 }

@@ -253,3 +253,14 @@ function parseJsonOrUndefined(text: string): unknown {
 		return undefined;
 	}
 }
+
+/**
+ * Whether a file's info names this data subject: the same type and id. Email addresses are
+ * compared without regard to case, as mail systems (and so possibly Copernica) treat them.
+ */
+export function isFileOf(info: DataFileInfo, subjectType: string, subject: string): boolean {
+	if (info.type !== subjectType) return false;
+	const id = String(info.id).trim();
+	const wanted = subject.trim();
+	return subjectType === 'email' ? id.toLowerCase() === wanted.toLowerCase() : id === wanted;
+}

@@ -32,6 +32,9 @@ function copernicaMessage(body: string): string | undefined {
 	return undefined;
 }
 
+// Retry-After is delta seconds or an HTTP date.
+const retryAfterText = (value: string) => (/^\s*\d+\s*$/.test(value) ? `retry after ${value.trim()} s` : `retry after ${value.trim()}`);
+
 export function describeHttpFailure(statusCode: number, body: string, retryAfter?: string): FailureText {
 	const status = `HTTP ${statusCode}${STATUS_TEXT[statusCode] ? ` ${STATUS_TEXT[statusCode]}` : ''}`;
 	const own = copernicaMessage(body);
@@ -42,7 +45,7 @@ export function describeHttpFailure(statusCode: number, body: string, retryAfter
 	} else if (body.trim() !== '') {
 		description += `: ${body.trim().slice(0, 300)}`;
 	}
-	if (statusCode === 429) description += ` Copernica asks to slow down${retryAfter ? ` (retry after ${retryAfter} s)` : ''}.`;
+	if (statusCode === 429) description += ` Copernica asks to slow down${retryAfter ? ` (${retryAfterText(retryAfter)})` : ''}.`;
 	return { message: `Copernica answered ${status}`, description };
 }
 

@@ -16,10 +16,31 @@ const LOCAL_PART_CHARACTER = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\uFFFF]$/u;
 // A domain label: letters of any script, digits and inner hyphens (IDN domains as typed).
 const DOMAIN_LABEL = /^[\p{L}\p{N}](?:[\p{L}\p{N}\p{M}-]*[\p{L}\p{N}\p{M}])?$/u;
 const CONTROL_OR_SPACE = /[\s\u0000-\u001f\u007f]/u;
+// Characters nobody can see or type on purpose: C1 controls, format characters such as the
+// right-to-left override (U+202E), zero-width space (U+200B) and soft hyphen, lone surrogates
+// (encodeURIComponent throws on them), private use, line and paragraph separators. They make a
+// value look like something it is not, and URL parsers drop some of them silently.
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Zl}\p{Zp}]/u;
+const NOT_PRINTABLE = /[\p{C}\p{Z}]/gu;
 
+/** The value quoted for a message: shortened, and with invisible characters written as escapes. */
 function describe(value: unknown): string {
 	const text = String(value);
-	return text.length > 60 ? `"${text.slice(0, 57)}..." (${text.length} characters)` : `"${text}"`;
+	const shown = text.length > 60 ? text.slice(0, 57) : text;
+	// Escaped so that a CR/LF or a direction override cannot forge lines or flip text in logs and the UI.
+	const escaped = shown.replace(NOT_PRINTABLE, (character) => (character === ' ' ? ' ' : `[${codePoint(character)}]`));
+	return text.length > 60 ? `"${escaped}..." (${text.length} characters)` : `"${escaped}"`;
+}
+
+function codePoint(character: string): string {
+	return `U+${(character.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+/** Why the text holds a character that must not be there, or undefined. */
+function hiddenCharacterProblem(text: string): string | undefined {
+	if (CONTROL_OR_SPACE.test(text)) return 'it contains white space or a control character';
+	const invisible = INVISIBLE.exec(text)?.[0];
+	return invisible === undefined ? undefined : `it contains an invisible or control character (${codePoint(invisible)})`;
 }
 
 function asTrimmedText(value: unknown, what: string): string {
@@ -37,7 +58,8 @@ export function validateEmail(value: unknown): string {
 	const email = asTrimmedText(value, 'The email address');
 	const bad = (reason: string) =>
 		new InvalidInputError(`${describe(email)} is not a valid email address: ${reason}`);
-	if (CONTROL_OR_SPACE.test(email)) throw bad('it contains white space or a control character');
+	const hidden = hiddenCharacterProblem(email);
+	if (hidden) throw bad(hidden);
 	if (email.length > MAX_EMAIL_LENGTH) throw bad(`it is longer than ${MAX_EMAIL_LENGTH} characters`);
 	const at = email.lastIndexOf('@');
 	if (at === -1) throw bad('it has no "@"');
@@ -60,6 +82,10 @@ export function validateEmail(value: unknown): string {
 	if (labels.length < 2) throw bad(`the domain "${domain}" has no dot`);
 	if (labels.some((label) => label.length > 63 || !DOMAIN_LABEL.test(label))) {
 		throw bad(`the domain "${domain}" is not a valid domain name`);
+	}
+	// No top-level domain is all digits (RFC 3696 2): this is an IP address without brackets.
+	if (/^[0-9]+$/.test(labels[labels.length - 1])) {
+		throw bad(`the domain "${domain}" ends in a number: use a domain name, not an IP address`);
 	}
 	return email;
 }
@@ -91,13 +117,13 @@ export function validateReport(value: unknown): string | undefined {
 		new InvalidInputError(
 			`The report target ${describe(report)} is not usable: ${reason}. Use an email address or a web address that starts with https:// or http://`,
 		);
-	if (CONTROL_OR_SPACE.test(report)) throw bad('it contains white space or a control character');
+	const hidden = hiddenCharacterProblem(report);
+	if (hidden) throw bad(hidden);
 	// A colon never appears in an email address we accept, so anything with one is meant as a URL.
 	if (report.includes(':')) {
 		const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(report)?.[1] ?? '';
-		if (!/^https?$/i.test(scheme) || !/^[a-z]+:\/\//i.test(report)) {
-			throw bad(scheme ? `the "${scheme}:" scheme is not supported` : 'it is not a valid web address');
-		}
+		if (scheme && !/^https?$/i.test(scheme)) throw bad(`the "${scheme}:" scheme is not supported`);
+		if (!/^https?:\/\//i.test(report)) throw bad('it is not a valid web address');
 		if (report.length > MAX_URL_LENGTH) throw bad(`it is longer than ${MAX_URL_LENGTH} characters`);
 		let url: URL;
 		try {

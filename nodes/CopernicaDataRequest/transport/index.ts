@@ -1,8 +1,9 @@
 /**
  * The one place that talks HTTP to Copernica: builds the URL from the credential's base URL,
  * sends through n8n's authenticated request helper (which adds the access token and honours the
- * instance's proxy and TLS settings), and turns failures into NodeApiErrors that never carry the
- * token, not even inside a URL echoed by a proxy.
+ * instance's proxy and TLS settings), retries temporary faults (helpers/retry.ts says which, per
+ * method: a create is never repeated when it may have been processed), and turns failures into
+ * NodeApiErrors that never carry the token, not even inside a URL echoed by a proxy.
  */
 import type {
 	IDataObject,
@@ -11,10 +12,20 @@ import type {
 	IN8nHttpFullResponse,
 	JsonObject,
 } from 'n8n-workflow';
-import { NodeApiError } from 'n8n-workflow';
+import { NodeApiError, sleep } from 'n8n-workflow';
 
 import { describeConnectionFailure, describeHttpFailure, type FailureText } from '../helpers/failure';
 import { redactSecrets } from '../helpers/redact';
+import {
+	DEFAULT_RETRIES,
+	isRetryable,
+	MAX_RETRY_AFTER_MS,
+	outcomeUnknown,
+	parseRetryAfterMs,
+	retryCount,
+	retryDelayMs,
+	type Fault,
+} from '../helpers/retry';
 
 export const CREDENTIAL_TYPE = 'copernicaApi';
 const DEFAULT_TIMEOUT_SECONDS = 120;
@@ -64,33 +75,77 @@ export async function copernicaApiRequest(
 		});
 	};
 
-	let response: IN8nHttpFullResponse;
-	try {
-		response = (await this.helpers.httpRequestWithAuthentication.call(this, CREDENTIAL_TYPE, {
-			method: request.method,
-			url: `${baseUrl}${request.path}`,
-			body: request.body,
-			json: request.body !== undefined,
-			encoding: request.encoding ?? 'text',
-			headers: { Accept: 'application/json' },
-			returnFullResponse: true,
-			ignoreHttpStatusErrors: true,
-			timeout: timeoutSeconds(this, itemIndex) * 1000,
-		})) as IN8nHttpFullResponse;
-	} catch (error) {
-		throw fail(describeConnectionFailure(connectionErrorCode(error), hostOf(baseUrl)));
-	}
+	/** One attempt: the answer to return, or what went wrong. */
+	const attempt = async (): Promise<CopernicaResponse | { fault: Fault; text: FailureText }> => {
+		let response: IN8nHttpFullResponse;
+		try {
+			response = (await this.helpers.httpRequestWithAuthentication.call(this, CREDENTIAL_TYPE, {
+				method: request.method,
+				url: `${baseUrl}${request.path}`,
+				body: request.body,
+				json: request.body !== undefined,
+				encoding: request.encoding ?? 'text',
+				headers: { Accept: 'application/json' },
+				returnFullResponse: true,
+				ignoreHttpStatusErrors: true,
+				timeout: timeoutSeconds(this, itemIndex) * 1000,
+			})) as IN8nHttpFullResponse;
+		} catch (error) {
+			const connectionCode = connectionErrorCode(error);
+			return { fault: { connectionCode }, text: describeConnectionFailure(connectionCode, hostOf(baseUrl)) };
+		}
+		const { statusCode } = response;
+		if (statusCode < 400 || request.acceptStatuses?.includes(statusCode)) {
+			return { statusCode, headers: response.headers as Record<string, unknown>, body: response.body };
+		}
+		// Read (and so release) the failed answer, also when the call is tried again.
+		const body = await readErrorBody(response.body);
+		const header = response.headers['retry-after'];
+		const retryAfter = header === undefined ? undefined : String(header);
+		return { fault: { statusCode, retryAfter }, text: describeHttpFailure(statusCode, body, retryAfter) };
+	};
 
-	const { statusCode } = response;
-	if (statusCode < 400 || request.acceptStatuses?.includes(statusCode)) {
-		return { statusCode, headers: response.headers as Record<string, unknown>, body: response.body };
+	const retries = retryCount(this.getNodeParameter('options.retries', itemIndex, DEFAULT_RETRIES));
+	for (let tries = 1; ; tries++) {
+		const outcome = await attempt();
+		if (!('fault' in outcome)) return outcome;
+		const { fault, text } = outcome;
+		const delay = tries <= retries && isRetryable(request.method, fault) ? retryDelayMs(tries, fault) : undefined;
+		if (delay === undefined || this.getExecutionCancelSignal?.()?.aborted) {
+			throw fail(finalText(text, fault, request.method, tries), 'statusCode' in fault ? String(fault.statusCode) : undefined);
+		}
+		// Only the status or error code: a URL (and so the token) never reaches the log.
+		const what = 'statusCode' in fault ? `HTTP ${fault.statusCode}` : (fault.connectionCode ?? 'no answer');
+		this.logger.debug(`Copernica: ${request.method} failed (${what}); retry ${tries} of ${retries} in ${delay} ms`);
+		await sleep(delay);
 	}
-	const body = await readErrorBody(response.body);
-	const retryAfter = response.headers['retry-after'];
-	throw fail(
-		describeHttpFailure(statusCode, body, retryAfter === undefined ? undefined : String(retryAfter)),
-		String(statusCode),
-	);
+}
+
+/** The failure as the user sees it, with what the retries did and, for a lost create, what to check. */
+function finalText(text: FailureText, fault: Fault, method: IHttpRequestMethods, attempts: number): FailureText {
+	if (outcomeUnknown(method, fault)) {
+		return {
+			message: `${text.message}. The data request may or may not have been created`,
+			description: addSentence(
+				text.description,
+				'The call reached Copernica, or may have, before the answer was lost, so it was not tried again: a second try could create a duplicate data request. Check in Copernica whether the data request exists before running this item again.',
+			),
+		};
+	}
+	let { description } = text;
+	const askedMs = 'statusCode' in fault ? (parseRetryAfterMs(fault.retryAfter) ?? 0) : 0;
+	if (askedMs > MAX_RETRY_AFTER_MS) {
+		description = addSentence(
+			description,
+			`Copernica asked to wait ${Math.ceil(askedMs / 1000)} s before trying again, longer than the node waits (${MAX_RETRY_AFTER_MS / 1000} s): run the item again later.`,
+		);
+	}
+	if (attempts > 1) description = addSentence(description, `Tried ${attempts} times.`);
+	return { message: text.message, description };
+}
+
+function addSentence(text: string, sentence: string): string {
+	return `${text}${/[.!?]$/.test(text) ? '' : '.'} ${sentence}`;
 }
 
 /** The node's "Timeout (Seconds)" option. */

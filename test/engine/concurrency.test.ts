@@ -1,0 +1,110 @@
+// The "Concurrency" option: items overlap their calls to Copernica, never more than the limit at
+// once, and the output keeps the input order (also with Continue On Fail, errors in place).
+import type { IncomingMessage, Server, ServerResponse } from 'http';
+
+import { runNode, startCopernica, type Sandbox } from './copernica';
+import { cleanupEngine } from './harness';
+
+let sandbox: Sandbox;
+/** API calls the sandbox is answering right now, and the most there ever were at once. */
+const inFlight = { now: 0, max: 0 };
+
+beforeAll(async () => {
+	sandbox = await startCopernica();
+	const server = (sandbox as unknown as { server: Server }).server;
+	server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+		if (request.url?.startsWith('/__sandbox/')) return;
+		inFlight.now++;
+		inFlight.max = Math.max(inFlight.max, inFlight.now);
+		response.once('close', () => inFlight.now--);
+	});
+});
+afterAll(async () => {
+	await sandbox.close();
+	await cleanupEngine();
+});
+beforeEach(() => {
+	sandbox.reset();
+	sandbox.clearFaults();
+	inFlight.max = 0;
+});
+
+const emails = (count: number) => Array.from({ length: count }, (_, i) => ({ email: `item${i}@example.com` }));
+const create = (options = {}) => ({ operation: 'create', subjectType: 'email', email: '={{ $json.email }}', report: '', options });
+/** Every create answers after `ms`, the first ones slowest, so that later items finish first. */
+function slowCreates(ms: number) {
+	sandbox.addFault({ type: 'slow', delayMs: ms * 3, times: 2, match: { kind: 'create' } });
+	sandbox.addFault({ type: 'slow', delayMs: ms, times: Infinity, match: { kind: 'create' } });
+}
+
+describe('Concurrency', () => {
+	it('overlaps calls up to the default of 5 and keeps the output in input order', async () => {
+		slowCreates(150);
+		const started = Date.now();
+		const { run, output } = await runNode(sandbox, create(), { items: emails(12) });
+		const elapsed = Date.now() - started;
+		expect(run.error).toBeUndefined();
+		expect(output!.map((item) => item.json.subject)).toEqual(emails(12).map((item) => item.email));
+		expect(output!.map((item) => item.pairedItem)).toEqual(emails(12).map((_, item) => ({ item })));
+		expect(inFlight.max).toBe(5);
+		// One by one it would take at least 2 * 450 + 10 * 150 = 2400 ms.
+		expect(elapsed).toBeLessThan(2000);
+		expect(sandbox.counts()).toMatchObject({ create: 12, created: 12 });
+	});
+
+	it.each([1, 3])('never has more than %i calls in flight when the option says so', async (limit) => {
+		slowCreates(60);
+		const { run, output } = await runNode(sandbox, create({ concurrency: limit }), { items: emails(7) });
+		expect(run.error).toBeUndefined();
+		expect(output!.map((item) => item.json.subject)).toEqual(emails(7).map((item) => item.email));
+		expect(inFlight.max).toBe(limit);
+	});
+
+	it('with Continue On Fail: one output per input, in order, errors in place', async () => {
+		slowCreates(80);
+		const items = [
+			{ email: 'good0@example.com' },
+			{ email: 'bad' },
+			{ email: 'good2@example.com' },
+			{ email: 'also bad@example.com' },
+			{ email: 'good4@example.com' },
+			{ email: 'good5@example.com' },
+		];
+		const { run, output } = await runNode(sandbox, create({ concurrency: 4 }), { items, continueOnFail: true });
+		expect(run.error).toBeUndefined();
+		expect(output!.map((item) => item.pairedItem)).toEqual(items.map((_, item) => ({ item })));
+		expect(output!.map((item) => item.json.subject ?? 'error')).toEqual([
+			'good0@example.com',
+			'error',
+			'good2@example.com',
+			'error',
+			'good4@example.com',
+			'good5@example.com',
+		]);
+		expect(output![1].json.error).toBe('Item 1: "bad" is not a valid email address: it has no "@"');
+		expect(output![3].json.error).toContain('Item 3:');
+		expect(sandbox.counts().create).toBe(4);
+	});
+
+	it('without Continue On Fail: fails with the first failing item and starts nothing after it', async () => {
+		slowCreates(100);
+		const items = [...emails(3), { email: 'bad' }, ...emails(8).slice(4)];
+		const { run } = await runNode(sandbox, create({ concurrency: 2 }), { items });
+		expect(run.error?.message).toBe('Item 3: "bad" is not a valid email address: it has no "@"');
+		// Items 0-2 ran, item 3 failed before its call; at most the one item in flight beside it ran too.
+		expect(sandbox.counts().create).toBeGreaterThanOrEqual(3);
+		expect(sandbox.counts().create).toBeLessThanOrEqual(4);
+		await new Promise((resolve) => setTimeout(resolve, 300));
+		expect(inFlight.now).toBe(0);
+	});
+
+	it('honours a 429: the item waits for Retry-After and succeeds, the others keep their order', async () => {
+		sandbox.addFault({ type: 'rate-limit', retryAfter: 1, times: 2, match: { kind: 'create' } });
+		const started = Date.now();
+		const { run, output } = await runNode(sandbox, create({ concurrency: 3 }), { items: emails(6) });
+		expect(run.error).toBeUndefined();
+		expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+		expect(output!.map((item) => item.json.subject)).toEqual(emails(6).map((item) => item.email));
+		expect(sandbox.counts()).toMatchObject({ create: 8, created: 6 });
+	});
+});

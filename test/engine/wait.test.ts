@@ -1,0 +1,370 @@
+// Waiting for the file, both ways, against the sandbox:
+// - Get with "Wait for File": bounded polling with backoff; every API call is counted, because
+//   Copernica bills them. Where the node's own sleeps would make a test slow, the sandbox clock and
+//   the node's schedule are both sped up 10x (first interval 0.1 s, cap 6 s, clockSpeed 10): the
+//   same schedule in sandbox time, so the same number of calls as at full scale.
+// - Create and Wait: the execution waits (waitTill), the sandbox posts the file to the resume URL
+//   (the harness's waiting-webhook server), and the execution continues with the file.
+import type { INodeParameters } from 'n8n-workflow';
+
+import { RESUME_CHECK_PARAMETER, resumeCheck } from '../../nodes/CopernicaDataRequest/helpers/resumeUrl';
+import {
+	cleanupEngine,
+	getBinaryBuffer,
+	resumeAfterWaitTill,
+	startWaitingWebhookServer,
+	type RunResult,
+	type WaitingWebhookServer,
+} from './harness';
+import { dataRequestOf, everythingStoredOf, runNode, startCopernica, TOKEN, type Sandbox } from './copernica';
+
+let sandbox: Sandbox;
+beforeAll(async () => {
+	sandbox = await startCopernica();
+});
+afterAll(async () => {
+	await sandbox.close();
+	await cleanupEngine();
+});
+beforeEach(() => {
+	sandbox.reset();
+	sandbox.clearFaults();
+});
+
+/** A request created directly in the sandbox state, so that only Get's calls are counted. */
+async function createRequest(email: string): Promise<string> {
+	const { output } = await runNode(sandbox, { operation: 'create', subjectType: 'email', email });
+	return output![0].json.id as string;
+}
+
+/** Calls per kind since the create: what Get cost. */
+function getCalls() {
+	const { status, data, bare } = sandbox.counts();
+	return { status, data, bare };
+}
+
+const waitingGet = (requestId: string, options: INodeParameters = {}, extra: INodeParameters = {}): INodeParameters => ({
+	operation: 'get',
+	requestId,
+	...extra,
+	options: { waitForFile: true, ...options },
+});
+/** The node's schedule at 1/10 scale: first interval 0.1 s, cap 6 s (with sandbox clockSpeed 10). */
+const tenfold = { pollIntervalSeconds: 0.1, maxPollIntervalSeconds: 6 };
+
+describe('Get: Wait for File', () => {
+	it('T = 0 s: one status call and the download', async () => {
+		const id = await createRequest('ready@example.com');
+		const started = Date.now();
+		const { output } = await runNode(sandbox, waitingGet(id, { maxWaitSeconds: 60 }));
+		expect(output![0].json).toMatchObject({ id, status: 'available', info: { id: 'ready@example.com' }, checks: 1 });
+		expect(getCalls()).toEqual({ status: 1, data: 1, bare: 0 });
+		expect(Date.now() - started).toBeLessThan(1_000);
+	});
+
+	it('T = 5 s (real time): checks at 0, 1, 3 and 7 s, then the download', async () => {
+		sandbox.setOptions({ readyAfterMs: 5_000 });
+		const id = await createRequest('five@example.com');
+		const started = Date.now();
+		const { output } = await runNode(sandbox, waitingGet(id, { maxWaitSeconds: 30 }));
+		const seconds = (Date.now() - started) / 1000;
+		expect(output![0].json).toMatchObject({ id, status: 'available', checks: 4 });
+		expect(Array.isArray(output![0].json.data)).toBe(true);
+		expect(getCalls()).toEqual({ status: 4, data: 1, bare: 0 });
+		expect(seconds).toBeGreaterThanOrEqual(7);
+		expect(seconds).toBeLessThan(9);
+		console.log(`Get, Wait for File, T = 5 s: ${JSON.stringify(getCalls())} in ${seconds.toFixed(1)} s`);
+	});
+
+	it('T = 60 s (at 1/10 scale): 7 checks (0, 1, 3, 7, 15, 31, 63 s), then the download', async () => {
+		sandbox.setOptions({ readyAfterMs: 60_000, clockSpeed: 10 });
+		const id = await createRequest('sixty@example.com');
+		const started = Date.now();
+		const { output } = await runNode(sandbox, waitingGet(id, { ...tenfold, maxWaitSeconds: 30 }));
+		expect(output![0].json).toMatchObject({ id, status: 'available', checks: 7 });
+		expect(getCalls()).toEqual({ status: 7, data: 1, bare: 0 });
+		console.log(
+			`Get, Wait for File, T = 60 s (1/10 scale): ${JSON.stringify(getCalls())} in ${((Date.now() - started) / 1000).toFixed(1)} s real`,
+		);
+	});
+
+	it('never ready: stops at the maximum wait and says "pending" (checks at 0, 1, 3, 7, 10 s at 1/10 scale)', async () => {
+		sandbox.setOptions({ readyAfterMs: Infinity, clockSpeed: 10 });
+		const id = await createRequest('never@example.com');
+		const started = Date.now();
+		const { run, output } = await runNode(sandbox, waitingGet(id, { ...tenfold, maxWaitSeconds: 1 }));
+		const seconds = (Date.now() - started) / 1000;
+		expect(run.error).toBeUndefined();
+		expect(output![0].json).toMatchObject({ id, status: 'pending', checks: 5 });
+		expect(output![0].json.waitedSeconds).toBeGreaterThanOrEqual(1);
+		expect(getCalls()).toEqual({ status: 5, data: 0, bare: 0 });
+		expect(seconds).toBeLessThan(2);
+	});
+
+	it('never ready, "When Time Runs Out" = Fail: the item fails and says what to do', async () => {
+		sandbox.setOptions({ readyAfterMs: Infinity });
+		const id = await createRequest('fail@example.com');
+		const parameters = waitingGet(id, { ...tenfold, maxWaitSeconds: 0.5, onTimeout: 'error' });
+		const { run } = await runNode(sandbox, parameters);
+		expect(run.error?.message).toBe(`The file of data request ${id} was not ready within 0.5 seconds`);
+		expect(run.error?.description).toContain('Run Get again later');
+		const { output } = await runNode(sandbox, parameters, { continueOnFail: true });
+		expect(output![0]).toMatchObject({ json: { error: run.error?.message }, pairedItem: { item: 0 } });
+	});
+
+	it("an unknown or expired request stops the wait at once (\"not available\")", async () => {
+		const { output } = await runNode(sandbox, waitingGet('777777', { maxWaitSeconds: 60 }));
+		expect(output![0].json).toMatchObject({ id: '777777', status: 'not available', checks: 1 });
+		expect(getCalls().status).toBe(1);
+	});
+
+	it("honours Copernica's Retry-After on a pending status: no check before it says", async () => {
+		sandbox.setOptions({ readyAfterMs: Infinity, statusRetryAfter: 2 });
+		const id = await createRequest('slowdown@example.com');
+		const { output } = await runNode(sandbox, waitingGet(id, { maxWaitSeconds: 5 }));
+		// 0, 2, 4 s (without Retry-After: 0, 1, 3, 5 s); at 4 s the next 2 s would pass the deadline
+		expect(output![0].json).toMatchObject({ status: 'pending', checks: 3 });
+		const times = sandbox.requests.filter((r) => r.kind === 'status').map((r) => Date.parse((r as { time?: string }).time!));
+		expect(times).toHaveLength(3);
+		for (let i = 1; i < times.length; i++) expect(times[i] - times[i - 1]).toBeGreaterThanOrEqual(1_990);
+	});
+
+	describe('on servers without /status', () => {
+		it('asks /status once, then only /data (T = 60 s at 1/10 scale)', async () => {
+			sandbox.setOptions({ statusEndpoint: false, readyAfterMs: 60_000, clockSpeed: 10 });
+			const id = await createRequest('nostatus-wait@example.com');
+			const { output } = await runNode(sandbox, waitingGet(id, { ...tenfold, maxWaitSeconds: 30 }));
+			expect(output![0].json).toMatchObject({ status: 'available', checks: 7, info: { id: 'nostatus-wait@example.com' } });
+			// /data answers the file itself when ready: no extra download
+			expect(getCalls()).toEqual({ status: 1, data: 7, bare: 0 });
+		});
+
+		it('asks /status and /data once, then only the bare form', async () => {
+			sandbox.setOptions({ statusEndpoint: false, dataEndpoint: false, readyAfterMs: 60_000, clockSpeed: 10 });
+			const id = await createRequest('bare-wait@example.com');
+			const { output } = await runNode(sandbox, waitingGet(id, { ...tenfold, maxWaitSeconds: 30 }));
+			expect(output![0].json).toMatchObject({ status: 'available', checks: 7, info: { id: 'bare-wait@example.com' } });
+			expect(getCalls()).toEqual({ status: 1, data: 1, bare: 7 });
+		});
+	});
+
+	// These rely on the transport's retries (Options > Retries, default 3): a 429 or 503 inside a
+	// check is retried there, so the wait goes on, at the cost of the extra calls counted here.
+	describe('429 and 503 during the wait', () => {
+		it('a 429 with Retry-After on a check is retried, and the wait goes on', async () => {
+			sandbox.setOptions({ readyAfterMs: 5_000, clockSpeed: 10 });
+			const id = await createRequest('ratelimited@example.com');
+			sandbox.addFault({ match: { kind: 'status' }, type: 'rate-limit', retryAfter: 1, times: 1 });
+			const { run, output } = await runNode(sandbox, waitingGet(id, { ...tenfold, maxWaitSeconds: 30 }));
+			expect(run.error).toBeUndefined();
+			expect(output![0].json).toMatchObject({ status: 'available' });
+			const checks = output![0].json.checks as number;
+			expect(getCalls()).toEqual({ status: checks + 1, data: 1, bare: 0 });
+		});
+
+		it('503 pages on checks are retried, and the wait goes on', async () => {
+			sandbox.setOptions({ readyAfterMs: 5_000, clockSpeed: 10 });
+			const id = await createRequest('unavailable@example.com');
+			sandbox.addFault({ match: { kind: 'status' }, type: 'unavailable', status: 503, times: 2 });
+			const { run, output } = await runNode(sandbox, waitingGet(id, { ...tenfold, maxWaitSeconds: 30 }));
+			expect(run.error).toBeUndefined();
+			expect(output![0].json).toMatchObject({ status: 'available' });
+			expect(getCalls().status).toBe((output![0].json.checks as number) + 2);
+		});
+
+		it('a fault the transport gives up on ends the wait with that error, not with "pending"', async () => {
+			sandbox.setOptions({ readyAfterMs: Infinity });
+			const id = await createRequest('gaveup@example.com');
+			sandbox.addFault({ match: { kind: 'status' }, type: 'rate-limit', times: Infinity });
+			const { run } = await runNode(sandbox, waitingGet(id, { ...tenfold, maxWaitSeconds: 30, retries: 0 }));
+			expect(run.error?.message).toBe('Too many requests');
+			expect(getCalls().status).toBe(1);
+			expect(everythingStoredOf(run)).not.toContain(TOKEN);
+		});
+	});
+});
+
+describe('Create and Wait', () => {
+	let waiting: WaitingWebhookServer;
+	beforeAll(async () => {
+		waiting = await startWaitingWebhookServer();
+	});
+	afterAll(async () => waiting.close());
+
+	const createAndWait = (email: string, options: INodeParameters = {}, extra: INodeParameters = {}): INodeParameters => ({
+		operation: 'createAndWait',
+		subjectType: 'email',
+		email,
+		...extra,
+		options,
+	});
+
+	/** Runs until the execution waits; returns the run, the pending item and the report URL Copernica got. */
+	async function startWaiting(email: string, options: INodeParameters = {}, extra: INodeParameters = {}) {
+		const { run, output } = await runNode(sandbox, createAndWait(email, options, extra), { waitingServer: waiting });
+		expect(run.error).toBeUndefined();
+		const pending = output![0].json;
+		const report = dataRequestOf(sandbox, pending.id as string).report as string;
+		return { run, pending, report };
+	}
+
+	const post = async (url: string, body: unknown, headers: Record<string, string> = {}) => {
+		const response = await fetch(url, {
+			method: 'POST',
+			headers: { 'content-type': 'application/json', ...headers },
+			body: typeof body === 'string' ? body : JSON.stringify(body),
+		});
+		return { status: response.status, body: await response.text() };
+	};
+
+	it('creates the request with the resume URL as report and ends waiting: no worker, no polling', async () => {
+		sandbox.setOptions({ readyAfterMs: Infinity });
+		const before = Date.now();
+		const { run, pending, report } = await startWaiting('waiter@example.com', { maxWaitHours: 2 });
+		expect(run.status).toBe('waiting');
+		expect(run.statusUpdates).toContain('waiting');
+		expect(run.waitTill!.getTime()).toBeGreaterThanOrEqual(before + 2 * 3_600_000);
+		expect(run.waitTill!.getTime()).toBeLessThan(Date.now() + 2 * 3_600_000);
+		expect(pending).toEqual({
+			id: pending.id,
+			subjectType: 'email',
+			subject: 'waiter@example.com',
+			status: 'pending',
+			requestedAt: expect.any(String),
+			dueBy: expect.any(String),
+			waitingUntil: run.waitTill!.toISOString(),
+		});
+		expect(run.runData.Copernica[0].data!.main[0]![0].pairedItem).toEqual({ item: 0 });
+
+		// The resume URL arrives at Copernica exactly: n8n's URL, then this package's check value.
+		const node = run.engineContext.workflow.nodes.find((n) => n.name === 'Copernica')!;
+		const check = resumeCheck(TOKEN, [run.executionId, node.id!, 'email', 'waiter@example.com']);
+		expect(report).toBe(`${run.resumeUrl}?${RESUME_CHECK_PARAMETER}=${check}`);
+		// The report URL opens the execution: it stays out of the output, and the token out of everything.
+		expect(JSON.stringify(run.runData)).not.toContain(check);
+		expect(everythingStoredOf(run)).not.toContain(TOKEN);
+		expect(report).not.toContain(TOKEN);
+		expect(sandbox.counts()).toMatchObject({ create: 1, status: 0, data: 0, bare: 0 });
+	});
+
+	it('continues with the file when Copernica posts it to the resume URL', async () => {
+		sandbox.setOptions({ readyAfterMs: 60_000, clockSpeed: 60 });
+		const { run, pending } = await startWaiting("o'brien+wait@example.com");
+		const resumed = await waiting.waitForResume(run.executionId, 15_000);
+		expect(resumed.webhook.statusCode).toBe(200);
+		expect(resumed.webhook.responseBody).toEqual({ received: true });
+		expect(resumed.run!.status).toBe('success');
+		const item = resumed.run!.outputOf('Copernica')[0];
+		expect(item.pairedItem).toEqual({ item: 0 });
+		expect(item.json).toMatchObject({
+			id: pending.id,
+			status: 'available',
+			subjectType: 'email',
+			subject: "o'brien+wait@example.com",
+			requestedAt: pending.requestedAt,
+			dueBy: pending.dueBy,
+			info: { type: 'email', id: "o'brien+wait@example.com" },
+		});
+		expect(item.json.waitingUntil).toBeUndefined();
+		expect(Array.isArray(item.json.data)).toBe(true);
+		expect(item.json.summary).toMatchObject({ groups: (item.json.data as unknown[]).length });
+		// The sandbox records a delivery once it has read the answer.
+		await sandbox.waitForDeliveries(1);
+		expect(item.json.contentLength).toBe(sandbox.deliveries[0].bytes);
+		expect(new Date(item.json.receivedAt as string).getTime()).toBeGreaterThan(Date.now() - 60_000);
+		expect(resumed.run!.runData.Copernica).toHaveLength(1);
+		expect(sandbox.deliveries).toMatchObject([{ ok: true, status: 200 }]);
+		// Nothing was polled: the create was the only call.
+		expect(sandbox.counts()).toMatchObject({ create: 1, status: 0, data: 0, bare: 0 });
+	});
+
+	it('T = 0 s: a file delivered while the execution is still being stored arrives on a retry', async () => {
+		// Copernica may post before n8n has stored the waiting execution; n8n then answers 409 (the
+		// harness: 404) and the delivery only succeeds if Copernica tries again.
+		sandbox.setOptions({ readyAfterMs: 0, reportRetries: 5, reportRetryDelayMs: 300 });
+		const { run } = await startWaiting('instant@example.com');
+		const resumed = await waiting.waitForResume(run.executionId, 15_000);
+		expect(resumed.run!.outputOf('Copernica')[0].json).toMatchObject({ status: 'available' });
+		await sandbox.waitForDeliveries(1);
+		const deliveries = sandbox.deliveries as Array<{ ok: boolean; status: number }>;
+		expect(deliveries[deliveries.length - 1]).toMatchObject({ ok: true, status: 200 });
+		console.log(`Create and Wait, T = 0 s: delivery attempts ${JSON.stringify(deliveries.map((d) => d.status))}`);
+	});
+
+	it('returns the file as binary data.json with a summary when asked', async () => {
+		sandbox.setOptions({ readyAfterMs: 60_000, clockSpeed: 60, fileSize: 200_000 });
+		const { run } = await startWaiting('binary-wait@example.com', {}, { returnAs: 'binary', binaryPropertyName: 'file' });
+		const resumed = await waiting.waitForResume(run.executionId, 15_000);
+		const item = resumed.run!.outputOf('Copernica')[0];
+		expect(item.json.data).toBeUndefined();
+		expect(item.binary!.file).toMatchObject({ fileName: 'data.json', mimeType: 'application/json' });
+		const bytes = await getBinaryBuffer(item.binary!.file);
+		expect(JSON.parse(bytes.toString('utf8')).info.id).toBe('binary-wait@example.com');
+		expect(item.json.summary).toMatchObject({ bytes: bytes.length });
+	});
+
+	it('refuses what is not this request\'s file, keeps waiting, and still takes the real one', async () => {
+		sandbox.setOptions({ readyAfterMs: Infinity });
+		const { run, pending, report } = await startWaiting('victim@example.com');
+		const file = (type: string, id: string | number) => ({ info: { type, id }, data: [[{ forged: true }]] });
+		const withoutCheck = report.replace(/[?&]copernica_check=[^&]*/, '');
+		const refusals: Array<[string, string, unknown, number]> = [
+			['no check value', withoutCheck, file('email', 'victim@example.com'), 401],
+			['a wrong check value', report.replace(/copernica_check=[^&]*/, `copernica_check=${'A'.repeat(43)}`), file('email', 'victim@example.com'), 401],
+			['another person', report, file('email', 'other@example.com'), 400],
+			['another subject type', report, file('profile', 'victim@example.com'), 400],
+			['not a data request file', report, { hello: 'world' }, 400],
+			['an empty body', report, '', 400],
+		];
+		for (const [what, url, body, status] of refusals) {
+			const answer = await post(url, body);
+			expect([what, answer.status]).toEqual([what, status]);
+			expect(answer.body).not.toContain('other@example.com');
+		}
+		expect(waiting.resumes.filter((r) => r.run?.executionId === run.executionId)).toHaveLength(0);
+		expect(waiting.resumes.slice(-refusals.length).every((r) => r.webhook.workflowData === undefined)).toBe(true);
+
+		// Copernica's own delivery still resumes the execution.
+		const resumedPromise = waiting.waitForResume(run.executionId, 15_000);
+		sandbox.makeReady(pending.id as string);
+		let resumed = await resumedPromise;
+		while (resumed.run === undefined) resumed = await waiting.waitForResume(run.executionId, 15_000);
+		expect(resumed.run.outputOf('Copernica')[0].json).toMatchObject({ status: 'available', info: { id: 'victim@example.com' } });
+		// A late second post finds the execution finished.
+		expect((await post(report, file('email', 'victim@example.com'))).status).toBe(409);
+	});
+
+	it('at the maximum wait continues with status "pending" and the ID, and Get finishes the job', async () => {
+		sandbox.setOptions({ readyAfterMs: Infinity });
+		const { run, pending } = await startWaiting('late@example.com', { maxWaitHours: 0.5 });
+		// n8n's wait tracker, at waitTill: no webhook call, the node's stored input goes through.
+		const timedOut: RunResult = await resumeAfterWaitTill(run);
+		expect(timedOut.status).toBe('success');
+		const item = timedOut.outputOf('Copernica')[0];
+		expect(item.json).toEqual(pending);
+		expect(item.pairedItem).toEqual({ item: 0 });
+
+		sandbox.makeReady(pending.id as string);
+		const { output } = await runNode(sandbox, { operation: 'get', requestId: '={{ $json.id }}' }, { items: [item.json] });
+		expect(output![0].json).toMatchObject({ id: pending.id, status: 'available', info: { id: 'late@example.com' } });
+	});
+
+	it('refuses more than one item, before creating anything', async () => {
+		const parameters = createAndWait('={{ $json.email }}');
+		const items = [{ email: 'a@example.com' }, { email: 'b@example.com' }];
+		const { run } = await runNode(sandbox, parameters, { items, waitingServer: waiting });
+		expect(run.error?.message).toBe('Create and Wait waits for one file per execution, and got 2 items');
+		expect(run.waitTill).toBeUndefined();
+		const { output } = await runNode(sandbox, parameters, { items, waitingServer: waiting, continueOnFail: true });
+		expect(output!.map((item) => item.pairedItem)).toEqual([{ item: 0 }, { item: 1 }]);
+		expect(output!.every((item) => String(item.json.error).includes('one file per execution'))).toBe(true);
+		expect(sandbox.counts().create).toBe(0);
+	});
+
+	it('a failed create does not wait: the error, as for Create', async () => {
+		sandbox.addFault({ match: { kind: 'create' }, type: 'error', status: 400, message: 'No entity with supplied ID' });
+		const { run } = await runNode(sandbox, createAndWait('nobody@example.com'), { waitingServer: waiting });
+		expect(run.error?.message).toBe('No entity with supplied ID');
+		expect(run.waitTill).toBeUndefined();
+	});
+});
