@@ -22,7 +22,7 @@ export class CopernicaDataRequest implements INodeType {
 		group: ['transform'],
 		version: 1,
 		subtitle:
-			'={{ { create: "Create data request", createAndWait: "Create and wait for the file", get: "Get data request" }[$parameter["operation"]] }}',
+			'={{ $parameter["operation"] === "create" ? "Create data request" : $parameter["operation"] === "createAndWait" ? "Create and wait for the file" : "Get data request" }}',
 		description: 'Ask Copernica for everything it holds on a person (GDPR right of access) and fetch the file',
 		defaults: { name: 'Copernica Data Request' },
 		usableAsTool: true,

@@ -132,36 +132,47 @@ function waitingFor(context: IWebhookFunctions): PendingRequest | undefined {
  * webhook() returns workflow data).
  */
 export async function webhook(this: IWebhookFunctions): Promise<IWebhookResponseData> {
-	const request = this.getRequestObject() as unknown as RawRequest;
-	const refuse = (status: number, reason: string): IWebhookResponseData => {
-		this.getResponseObject().status(status).json({ error: reason });
-		return { noWebhookResponse: true };
-	};
+	try {
+		return await receive.call(this);
+	} catch (error) {
+		// n8n would end the waiting execution with this error: answer instead, and keep waiting.
+		return refuse(this, 500, `The file could not be taken in: ${(error as Error).message}`);
+	}
+}
 
+/** Answers the caller with an error; no workflow data, so the execution keeps waiting. */
+function refuse(context: IWebhookFunctions, status: number, reason: string): IWebhookResponseData {
+	const response = context.getResponseObject();
+	if (!response.headersSent) response.status(status).json({ error: reason });
+	return { noWebhookResponse: true };
+}
+
+async function receive(this: IWebhookFunctions): Promise<IWebhookResponseData> {
+	const request = this.getRequestObject() as unknown as RawRequest;
 	const waiting = this.getNodeParameter('operation', '') === OPERATION ? waitingFor(this) : undefined;
-	if (waiting === undefined) return refuse(404, 'This execution is not waiting for a Copernica data request file');
+	if (waiting === undefined) return refuse(this, 404, 'This execution is not waiting for a Copernica data request file');
 
 	const expected = resumeCheck(await checkKey(this), checkParts(this, waiting.subjectType, waiting.subject));
 	if (!secretMatches(request.query[RESUME_CHECK_PARAMETER], expected)) {
-		return refuse(401, `Missing or wrong ${RESUME_CHECK_PARAMETER}`);
+		return refuse(this, 401, `Missing or wrong ${RESUME_CHECK_PARAMETER}`);
 	}
 
 	const declaredLength = Number(request.headers['content-length']);
-	if (declaredLength > MAX_BODY_BYTES) return refuse(413, 'The body is larger than 256 MB');
+	if (declaredLength > MAX_BODY_BYTES) return refuse(this, 413, 'The body is larger than 256 MB');
 	if (request.rawBody === undefined && typeof request.readRawBody === 'function') await request.readRawBody();
 	const rawBody = request.rawBody;
 	const contentLength = rawBody?.length ?? (Number.isFinite(declaredLength) ? declaredLength : 0);
 	if (rawBody !== undefined) {
 		const digestHeader = request.headers.digest;
 		const digestOk = digestMatches(Array.isArray(digestHeader) ? digestHeader[0] : digestHeader, rawBody);
-		if (digestOk === false) return refuse(401, 'The Digest header does not match the body');
+		if (digestOk === false) return refuse(this, 401, 'The Digest header does not match the body');
 	}
 
 	const report = readReportBody(request.body, rawBody);
-	if ('problem' in report) return refuse(400, `Not a data request file: ${report.problem}`);
+	if ('problem' in report) return refuse(this, 400, `Not a data request file: ${report.problem}`);
 	if (!isFileOf(report.file.info, waiting.subjectType, waiting.subject)) {
 		// Not the person asked for: say so without echoing anyone's data.
-		return refuse(400, 'This data request file is for another data subject than the one this execution waits for');
+		return refuse(this, 400, 'This data request file is for another data subject than the one this execution waits for');
 	}
 
 	const { status: _pending, waitingUntil: _until, ...requested } = waiting;

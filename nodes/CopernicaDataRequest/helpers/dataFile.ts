@@ -92,13 +92,19 @@ export class DataFileScanner {
 
 	write(chunk: Uint8Array): void {
 		this.bytes += chunk.length;
+		// Where the next quote and backslash of this chunk are (-1: none left; -2: not looked yet).
+		// Kept between stops, so that a string with many escapes is searched once, not once per escape.
+		let quoteAt = -2;
+		let backslashAt = -2;
 		for (let i = 0; i < chunk.length; i++) {
 			const byte = chunk[i];
 			if (this.inString) {
 				if (this.captured === undefined && !this.escaped) {
 					// Fast path through long strings (MIME messages) that nobody needs.
-					const quote = chunk.indexOf(QUOTE, i);
-					const backslash = chunk.indexOf(BACKSLASH, i);
+					if (quoteAt !== -1 && quoteAt < i) quoteAt = chunk.indexOf(QUOTE, i);
+					if (backslashAt !== -1 && backslashAt < i) backslashAt = chunk.indexOf(BACKSLASH, i);
+					const quote = quoteAt;
+					const backslash = backslashAt;
 					const next = backslash !== -1 && (quote === -1 || backslash < quote) ? backslash : quote;
 					if (next === -1) break;
 					i = next;

@@ -6,6 +6,7 @@
  * NodeApiErrors that never carry the token, not even inside a URL echoed by a proxy.
  */
 import type {
+	ICredentialsDecrypted,
 	IDataObject,
 	IExecuteFunctions,
 	IHttpRequestMethods,
@@ -55,12 +56,35 @@ export function normalizeBaseUrl(baseUrl: unknown): string {
 	return text.replace(/\/+$/, '').replace(/\/v[34]$/i, '');
 }
 
+/**
+ * The credential, read once per node run: each getCredentials is a database read and a decryption
+ * in n8n, and the request helper would read it once more per call unless it is handed over.
+ * Keyed by the execution context, which n8n makes once per node run and shares by all its items
+ * (n8n's own request helper reads the credential without an item index too).
+ */
+const credentialsPerRun = new WeakMap<object, Promise<ICredentialsDecrypted>>();
+function credentialsOf(context: IExecuteFunctions, itemIndex: number): Promise<ICredentialsDecrypted> {
+	let credentials = credentialsPerRun.get(context);
+	if (credentials === undefined) {
+		const stored = context.getNode().credentials?.[CREDENTIAL_TYPE];
+		credentials = context.getCredentials(CREDENTIAL_TYPE, itemIndex).then((data) => ({
+			id: stored?.id ?? '',
+			name: stored?.name ?? '',
+			type: CREDENTIAL_TYPE,
+			data,
+		}));
+		credentialsPerRun.set(context, credentials);
+	}
+	return credentials;
+}
+
 export async function copernicaApiRequest(
 	this: IExecuteFunctions,
 	request: CopernicaRequest,
 	itemIndex: number,
 ): Promise<CopernicaResponse> {
-	const credentials = await this.getCredentials(CREDENTIAL_TYPE, itemIndex);
+	const credentialsDecrypted = await credentialsOf(this, itemIndex);
+	const credentials = credentialsDecrypted.data ?? {};
 	const baseUrl = normalizeBaseUrl(credentials.baseUrl);
 	const secrets = [credentials.accessToken as string | undefined];
 	const fail = (text: FailureText, httpCode?: string) => {
@@ -89,7 +113,7 @@ export async function copernicaApiRequest(
 				returnFullResponse: true,
 				ignoreHttpStatusErrors: true,
 				timeout: timeoutSeconds(this, itemIndex) * 1000,
-			})) as IN8nHttpFullResponse;
+			}, { credentialsDecrypted })) as IN8nHttpFullResponse;
 		} catch (error) {
 			const connectionCode = connectionErrorCode(error);
 			return { fault: { connectionCode }, text: describeConnectionFailure(connectionCode, hostOf(baseUrl)) };

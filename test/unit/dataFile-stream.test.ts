@@ -1,0 +1,33 @@
+// The streaming scanner on realistic files (the sandbox's generator: MIME messages full of escapes),
+// cut into chunks of every kind of size: it must agree with JSON.parse exactly.
+import { DataFileScanner, parseDataFile, summarizeDataFile } from '../../nodes/CopernicaDataRequest/helpers/dataFile';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { dataFileText } = require('../sandbox/datafile');
+
+describe('DataFileScanner on generated files', () => {
+	it.each([
+		['email', 'o\'brien+"x"@example.com', 1],
+		['profile', 4711, 2],
+		['subprofile', 815, 3],
+	])('%s file: same info and counts as JSON.parse, whatever the chunk sizes', (type, id, seed) => {
+		const text: string = dataFileText({ size: 400_000, type, id, seed });
+		const bytes = Buffer.from(text, 'utf8');
+		const expected = summarizeDataFile(parseDataFile(text), bytes.length);
+		let random = seed;
+		const nextSize = () => {
+			random = (random * 1103515245 + 12345) % 2147483648;
+			return 1 + (random % 9000);
+		};
+		for (const size of [1, 13, 4096, 65536, 'random'] as const) {
+			const scanner = new DataFileScanner();
+			for (let at = 0; at < bytes.length; ) {
+				const step = size === 'random' ? nextSize() : size;
+				scanner.write(bytes.subarray(at, at + step));
+				at += step;
+			}
+			const { info, summary } = scanner.result();
+			expect({ size, info, summary }).toEqual({ size, info: { type, id }, summary: expected });
+		}
+	});
+});
