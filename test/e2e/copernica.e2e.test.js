@@ -5,7 +5,7 @@ const fs = require('fs');
 const path = require('path');
 
 const { ensureN8n } = require('./install-n8n');
-const { startN8n, packPackage } = require('./n8n');
+const { countInFile, startN8n, packPackage } = require('./n8n');
 const { startSandbox } = require('../sandbox');
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -58,14 +58,6 @@ function createWorkflow(email, credentialId) {
 	};
 }
 
-/** Counts occurrences of a text in a file, as bytes (the database is binary). */
-function occurrences(file, text) {
-	if (!fs.existsSync(file)) return 0;
-	const haystack = fs.readFileSync(file);
-	let count = 0;
-	for (let at = haystack.indexOf(text); at !== -1; at = haystack.indexOf(text, at + 1)) count++;
-	return count;
-}
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -161,7 +153,7 @@ describe.each([[1], [2]])('n8n %i.x', (major) => {
 		expect(JSON.stringify(run.error)).toContain('Invalid access token');
 		await sleep(1000); // let n8n flush the execution to the database
 		const places = [n8n.dbPath, `${n8n.dbPath}-wal`, n8n.logFile];
-		const found = places.map((file) => [path.basename(file), occurrences(file, BAD_TOKEN) + occurrences(file, GOOD_TOKEN)]);
+		const found = places.map((file) => [path.basename(file), countInFile(file, BAD_TOKEN) + countInFile(file, GOOD_TOKEN)]);
 		console.log(`${label(4)}: token occurrences in ${found.map(([f, n]) => `${f}: ${n}`).join(', ')}`);
 		expect(found.every(([, count]) => count === 0)).toBe(true);
 	});

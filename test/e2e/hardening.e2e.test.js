@@ -2,12 +2,11 @@
 // token searched for in n8n's database, its log and every execution's data; and the trigger
 // under load (50 concurrent reports) and attack (1,000 forged posts). The matrix it prints is
 // the one in the README's reliability section.
-const fs = require('fs');
 const net = require('net');
 const path = require('path');
 
 const { ensureN8n } = require('./install-n8n');
-const { startN8n, packPackage } = require('./n8n');
+const { countInFile, startN8n, packPackage } = require('./n8n');
 const { startSandbox } = require('../sandbox');
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -95,13 +94,6 @@ const MATRIX = [
 	['connection refused', null, 'create', 'error'],
 ];
 
-function occurrences(file, text) {
-	if (!fs.existsSync(file)) return 0;
-	const haystack = fs.readFileSync(file);
-	let count = 0;
-	for (let at = haystack.indexOf(text); at !== -1; at = haystack.indexOf(text, at + 1)) count++;
-	return count;
-}
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -165,9 +157,9 @@ describe.each([[1], [2]])('n8n %i.x', (major) => {
 			}
 		}
 		const found = {
-			'database.sqlite': occurrences(n8n.dbPath, TOKEN),
-			'database.sqlite-wal': occurrences(`${n8n.dbPath}-wal`, TOKEN),
-			'n8n log': occurrences(n8n.logFile, TOKEN),
+			'database.sqlite': countInFile(n8n.dbPath, TOKEN),
+			'database.sqlite-wal': countInFile(`${n8n.dbPath}-wal`, TOKEN),
+			'n8n log': countInFile(n8n.logFile, TOKEN),
 			executions: inExecutions,
 		};
 		console.log(

@@ -831,7 +831,17 @@ function describeExecution(ex) {
 	};
 }
 
+/** Counts occurrences of a text in a file, as bytes (the database is binary): for leak checks. */
+function countInFile(file, text) {
+	if (!fs.existsSync(file)) return 0;
+	const haystack = fs.readFileSync(file);
+	let count = 0;
+	for (let at = haystack.indexOf(text); at !== -1; at = haystack.indexOf(text, at + 1)) count++;
+	return count;
+}
+
 module.exports = {
+	countInFile,
 	startN8n,
 	packPackage,
 	installTarball,
