@@ -170,7 +170,7 @@ export class CopernicaDataRequestTrigger implements INodeType {
 		if ('problem' in report) return refuse(400, `Not a data request file: ${report.problem}`);
 
 		if (options.deduplicate) {
-			const key = sha256Hex(Buffer.from(report.jsonText, 'utf8'));
+			const key = sha256Hex(report.bytes);
 			if (isRepeatedDelivery(this.getWorkflowStaticData('node'), key, options.deduplicateWindowMinutes ?? 1440)) {
 				return { webhookResponse: { received: true, duplicate: true } };
 			}
@@ -182,7 +182,7 @@ export class CopernicaDataRequestTrigger implements INodeType {
 		const info = { ...report.file.info };
 		let item: INodeExecutionData;
 		if (options.binaryFile) {
-			const bytes = Buffer.from(report.jsonText, 'utf8');
+			const bytes = report.bytes;
 			const binary = await this.helpers.prepareBinaryData(bytes, 'data.json', 'application/json');
 			const scanner = new DataFileScanner();
 			scanner.write(bytes);

@@ -33,17 +33,28 @@ describe('digestMatches', () => {
 });
 
 describe('readReportBody', () => {
+	/** The found file with its JSON as text and (decoded, to compare) as bytes. */
+	const found = (result: ReturnType<typeof readReportBody>) =>
+		'problem' in result ? result : { file: result.file, jsonText: result.jsonText, bytes: result.bytes.toString('utf8') };
+
 	it('takes a body n8n already parsed as JSON', () => {
-		const result = readReportBody(file, Buffer.from(json));
-		expect(result).toEqual({ file, jsonText: json });
+		const raw = Buffer.from(json);
+		const result = readReportBody(file, raw);
+		expect(found(result)).toEqual({ file, jsonText: json, bytes: json });
+		// The request's own bytes, not a copy: a large file is not held twice.
+		expect('bytes' in result && result.bytes).toBe(raw);
 	});
 	it('takes JSON in a form field', () => {
 		const form = new URLSearchParams({ data: json }).toString();
-		expect(readReportBody({ data: json }, Buffer.from(form))).toEqual({ file, jsonText: json });
-		expect(readReportBody({}, Buffer.from(new URLSearchParams({ file: json }).toString()))).toEqual({ file, jsonText: json });
+		expect(found(readReportBody({ data: json }, Buffer.from(form)))).toEqual({ file, jsonText: json, bytes: json });
+		expect(found(readReportBody({}, Buffer.from(new URLSearchParams({ file: json }).toString())))).toEqual({
+			file,
+			jsonText: json,
+			bytes: json,
+		});
 	});
 	it('takes JSON text under another content type', () => {
-		expect(readReportBody(undefined, Buffer.from(`\n${json}`))).toEqual({ file, jsonText: `\n${json}` });
+		expect(found(readReportBody(undefined, Buffer.from(`\n${json}`)))).toEqual({ file, jsonText: `\n${json}`, bytes: `\n${json}` });
 		expect(readReportBody('', Buffer.from(json))).toMatchObject({ file });
 	});
 	it('says why a body is not a data request file', () => {

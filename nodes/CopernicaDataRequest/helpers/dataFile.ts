@@ -90,7 +90,25 @@ export class DataFileScanner {
 	private sawData = false;
 	private readonly entriesPerGroup: number[] = [];
 
+	private failure: string | undefined; // set when the bytes stopped making sense as JSON
+
+	/**
+	 * Feeds the next bytes. Never throws, so that it can watch a download as it passes: bytes that
+	 * cannot be JSON are remembered, and result() says so.
+	 */
 	write(chunk: Uint8Array): void {
+		if (this.failure !== undefined) {
+			this.bytes += chunk.length;
+			return;
+		}
+		try {
+			this.scan(chunk);
+		} catch {
+			this.failure = 'the body is not valid JSON';
+		}
+	}
+
+	private scan(chunk: Uint8Array): void {
 		this.bytes += chunk.length;
 		// Where the next quote and backslash of this chunk are (-1: none left; -2: not looked yet).
 		// Kept between stops, so that a string with many escapes is searched once, not once per escape.
@@ -125,6 +143,7 @@ export class DataFileScanner {
 
 	/** The summary, or an Error saying why the bytes seen are not a data request file. */
 	result(): { info: DataFileInfo; summary: DataFileSummary } {
+		if (this.failure !== undefined) throw new Error(this.failure);
 		if (this.rootIsObject !== true) throw new Error('the body is not a JSON object');
 		if (this.inString || this.stack.length > 0) throw new Error('the body ends before the JSON does');
 		if (!this.sawInfo) throw new Error('it has no "info" object');

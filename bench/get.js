@@ -1,0 +1,174 @@
+'use strict';
+/**
+ * Benchmark 2, Get of a large file: data request files of 1, 10, 100 and 500 MB returned as
+ * binary, in n8n's filesystem binary data mode, by this package's node (Get, "Binary File") and
+ * by n8n's HTTP Request node (GET .../data with the access_token query parameter, response format
+ * File), with a plain `curl` download of the same file as the floor.
+ *
+ * Each implementation gets a fresh n8n (so that one's memory does not pass for the other's) and
+ * runs the sizes in ascending order. During each run the RSS of n8n's process group (main process
+ * and task runner) is sampled every 100 ms; reported are the peak, and the peak minus the RSS just
+ * before the run (the growth the download caused). Files up to 100 MB run twice (the faster round's
+ * time counts, the first round's memory), 500 MB once.
+ *
+ *   node bench/get.js [--sizes 1,10,100,500] [--impls node,http]     (after npm run build)
+ */
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+const {
+	MB,
+	log,
+	sleep,
+	startSandboxProcess,
+	startBenchN8n,
+	sampleRss,
+	runTimed,
+	chain,
+	copernicaNode,
+	httpRequestNode,
+	curlDownload,
+	mb,
+	fixed,
+	table,
+} = require('./lib');
+
+const LABEL = { node: 'Copernica node', http: 'HTTP Request node', curl: 'curl' };
+
+function getWorkflow(impl, sandbox, id) {
+	const node =
+		impl === 'node'
+			? copernicaNode('Get', { operation: 'get', requestId: id, returnAs: 'binary', binaryPropertyName: 'data' })
+			: httpRequestNode('Get', { method: 'GET', url: `${sandbox.url}/v3/datarequest/${id}/data`, file: true });
+	return chain(`bench: get ${id} with the ${LABEL[impl]}`, [node]);
+}
+
+/** Bytes of the file the run put in its binary field, as n8n recorded it. */
+function binarySizeOf(run) {
+	const item = run.runData.Get?.[0]?.data?.main?.[0]?.[0];
+	const binary = item?.binary?.data;
+	if (!binary) return undefined;
+	if (item.json?.summary?.bytes !== undefined) return item.json.summary.bytes;
+	// n8n writes fileSize as text such as "100 MB"; bytes is exact where present.
+	return binary.bytes ?? binary.fileSize;
+}
+
+/**
+ * @returns rows: { impl, sizeMb, bytes, ms, baseline, peak, growth, ok, load }
+ */
+async function benchGet({ sandbox, sizesMb = [1, 10, 100, 500], impls = ['node', 'http'], major = 2, rounds = 2 }) {
+	// One data request per size, made before anything is measured.
+	const ids = {};
+	for (const size of sizesMb) {
+		await sandbox.setOptions({ fileSize: size * MB, readyAfterMs: 0 });
+		ids[size] = await sandbox.createDataRequest(`large-${size}mb@example.com`);
+	}
+	const rows = [];
+	const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-curl-'));
+	for (const size of sizesMb) {
+		for (let round = 1; round <= (size >= 500 ? 1 : rounds); round++) {
+			const { ms, bytes } = curlDownload(sandbox.dataUrl(ids[size]), path.join(tmp, 'data.json'));
+			rows.push({ impl: 'curl', sizeMb: size, round, bytes, ms, ok: bytes >= size * MB, load: Math.round(os.loadavg()[0] * 10) / 10 });
+			log(`get ${size} MB, curl, round ${round}: ${ms} ms, ${bytes} bytes`);
+		}
+	}
+	fs.rmSync(tmp, { recursive: true, force: true });
+
+	for (const impl of impls) {
+		const n8n = await startBenchN8n(sandbox, { major, binaryDataMode: 'filesystem' });
+		try {
+			const workflows = {};
+			for (const size of sizesMb) {
+				workflows[size] = (await n8n.api('POST', '/workflows', getWorkflow(impl, sandbox, ids[size]))).body;
+			}
+			await sleep(3000); // let the start settle
+			for (const size of sizesMb) {
+				for (let round = 1; round <= (size >= 500 ? 1 : rounds); round++) {
+					const baseline = n8n.rss().total;
+					const sampler = sampleRss(n8n, 100);
+					const { run, nodeMs, executionMs, cpuMs, load } = await runTimed(n8n, workflows[size].id);
+					await sleep(500); // n8n stores the execution after the last node: keep sampling a moment
+					const { peak } = sampler.stop();
+					const bytes = binarySizeOf(run);
+					const ok = run.status === 'success' && typeof bytes === 'number' && bytes >= size * MB;
+					const row = { impl, sizeMb: size, round, bytes, ms: nodeMs('Get'), executionMs, cpuMs, baseline, peak, growth: peak - baseline, ok, load };
+					if (!ok) row.error = run.error?.message ?? `binary of ${bytes} bytes`;
+					log(
+						`get ${size} MB, ${impl}, round ${round}: ${row.ms} ms (execution ${executionMs} ms, n8n CPU ${Math.round(cpuMs)} ms), ` +
+							`RSS ${mb(baseline)} -> peak ${mb(peak)} MB (+${mb(row.growth)}), load ${load}, ok ${ok}${row.error ? ` (${row.error})` : ''}`,
+					);
+					rows.push(row);
+					await sleep(1000);
+				}
+			}
+		} finally {
+			await n8n.stop();
+		}
+	}
+	return rows;
+}
+
+/** Per implementation and size: the fastest round's time and CPU, the first round's memory (fresh n8n, sizes ascending). */
+function getTable(rows) {
+	const sizes = [...new Set(rows.map((r) => r.sizeMb))];
+	const of = (impl, size) => rows.filter((r) => r.impl === impl && r.sizeMb === size);
+	const fastest = (impl, size) => of(impl, size).sort((a, b) => a.ms - b.ms)[0];
+	const first = (impl, size) => of(impl, size).find((r) => r.round === 1);
+	const failed = (impl, size) => of(impl, size).some((r) => !r.ok);
+	const time = (impl, size) => {
+		const r = fastest(impl, size);
+		if (!r) return '–';
+		const cpu = r.cpuMs === undefined ? '' : ` (CPU ${fixed(r.cpuMs / 1000, 1)} s)`;
+		return `${fixed(r.ms / 1000, 2)} s${cpu}${failed(impl, size) ? ' FAILED' : ''}`;
+	};
+	const memory = (impl, size) => {
+		const r = first(impl, size);
+		return r && r.peak ? `${mb(r.peak)} MB (+${mb(r.growth)})` : '–';
+	};
+	const out = sizes.map((size) => [
+		`${size} MB`,
+		time('curl', size),
+		time('node', size),
+		time('http', size),
+		memory('node', size),
+		memory('http', size),
+	]);
+	return table(
+		[
+			'file',
+			'curl (floor)',
+			'Copernica node: time (n8n CPU)',
+			'HTTP Request node: time (n8n CPU)',
+			'Copernica node: peak RSS (growth)',
+			'HTTP Request node: peak RSS (growth)',
+		],
+		out,
+	);
+}
+
+module.exports = { benchGet, getTable };
+
+if (require.main === module) {
+	const arg = (name, fallback) => {
+		const at = process.argv.indexOf(`--${name}`);
+		return at === -1 ? fallback : process.argv[at + 1];
+	};
+	(async () => {
+		const sandbox = await startSandboxProcess();
+		try {
+			const rows = await benchGet({
+				sandbox,
+				sizesMb: arg('sizes', '1,10,100,500').split(',').map(Number),
+				impls: arg('impls', 'node,http').split(','),
+				major: Number(arg('major', 2)),
+			});
+			console.log(getTable(rows));
+		} finally {
+			await sandbox.close();
+		}
+	})().catch((error) => {
+		console.error(error);
+		process.exit(1);
+	});
+}

@@ -1,0 +1,139 @@
+'use strict';
+/**
+ * Benchmark 4, the trigger: Copernica (the sandbox) POSTs a finished 50 MB or 100 MB data request
+ * file to the Copernica Data Request Trigger's production webhook; measured are the time from the
+ * start of the POST to the end of the workflow's execution, and the peak RSS of n8n's process group
+ * (sampled every 100 ms) against the RSS before, as a multiple of the file size. n8n itself reads a
+ * webhook body whole (N8N_PAYLOAD_SIZE_MAX, raised to 512 MB here) and parses JSON bodies before the
+ * trigger runs, so some multiple of the file is n8n's own.
+ *
+ * Cases: "Return File As Binary" on (the option the node recommends for large files) at 50 and
+ * 100 MB, and off (the file's data in the item, the default) at 50 MB. Each case gets a fresh n8n.
+ *
+ *   node bench/trigger.js [--cases binary:50,binary:100,json:50]     (after npm run build)
+ */
+const { MB, TRIGGER_TYPE, log, sleep, startSandboxProcess, startBenchN8n, sampleRss, groupCpuMs, mb, fixed, table } = require('./lib');
+
+const SECRET = 'bench-trigger-secret-5d2c9e71';
+const WEBHOOK_IDS = { binary: 'b3c0e0a1-5c1e-4b8e-9a51-000000000b1a', json: 'b3c0e0a1-5c1e-4b8e-9a51-000000000a50' };
+
+function triggerWorkflow(mode) {
+	return {
+		name: `bench: trigger (${mode})`,
+		nodes: [
+			{
+				id: 't1',
+				name: 'Copernica file arrives',
+				type: TRIGGER_TYPE,
+				typeVersion: 1,
+				position: [0, 0],
+				webhookId: WEBHOOK_IDS[mode],
+				parameters: { secret: SECRET, options: { binaryFile: mode === 'binary', maxBodySizeMb: 512 } },
+			},
+		],
+		connections: {},
+		settings: { executionOrder: 'v1' },
+	};
+}
+
+/**
+ * @returns rows: { mode, sizeMb, bytes, receiveMs, totalMs, baseline, peak, growth, multiple, cpuMs, ok }
+ */
+async function benchTrigger({ sandbox, cases = [['binary', 50], ['binary', 100], ['json', 50]], major = 2 }) {
+	const rows = [];
+	// A fresh n8n per case: V8 keeps the heap it grew for one file, which would hide the next one's.
+	for (const [mode, sizeMb] of cases) {
+		const n8n = await startBenchN8n(sandbox, {
+			major,
+			binaryDataMode: 'filesystem',
+			env: {
+				N8N_PAYLOAD_SIZE_MAX: '512',
+				...(process.env.BENCH_N8N_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_N8N_NODE_OPTIONS } : {}),
+			},
+		});
+		try {
+			const workflow = (await n8n.api('POST', '/workflows', triggerWorkflow(mode))).body;
+			await n8n.activate(workflow.id);
+			await n8n.waitForWebhook(`webhook/${WEBHOOK_IDS[mode]}/copernica-data-request`);
+			await sleep(3000);
+			await sandbox.reset();
+			await sandbox.setOptions({ fileSize: sizeMb * MB, readyAfterMs: 0, reportTimeoutMs: 300_000, reportRetries: 0 });
+			const report = `${n8n.baseUrl}/webhook/${WEBHOOK_IDS[mode]}/copernica-data-request?secret=${SECRET}`;
+			const baseline = n8n.rss().total;
+			const cpu0 = groupCpuMs(n8n);
+			const sampler = sampleRss(n8n, 100);
+			const t0 = Date.now();
+			await sandbox.createDataRequest(`trigger-${mode}-${sizeMb}@example.com`, report);
+			const [execution] = await n8n.waitForExecutions(workflow.id, 1, 10 * 60_000, {
+				done: (e) => e.finished === true || ['success', 'error', 'crashed'].includes(e.status),
+			});
+			await sleep(500);
+			const { peak } = sampler.stop();
+			const cpuMs = groupCpuMs(n8n) - cpu0;
+			const delivery = (await sandbox.state()).deliveries[0];
+			const postStart = delivery ? new Date(delivery.time).getTime() : t0;
+			const full = await n8n.execution(execution.id);
+			const item = full.data?.resultData?.runData?.['Copernica file arrives']?.[0]?.data?.main?.[0]?.[0];
+			const bytes = item?.json?.contentLength;
+			const ok = full.status === 'success' && delivery?.ok === true && bytes >= sizeMb * MB;
+			const row = {
+				mode,
+				sizeMb,
+				bytes,
+				receiveMs: new Date(full.startedAt).getTime() - postStart,
+				totalMs: new Date(full.stoppedAt).getTime() - postStart,
+				baseline,
+				peak,
+				growth: peak - baseline,
+				multiple: (peak - baseline) / (sizeMb * MB),
+				cpuMs,
+				ok,
+			};
+			if (!ok) row.error = `execution ${full.status}, delivery ${JSON.stringify(delivery)?.slice(0, 200)}`;
+			log(
+				`trigger ${mode} ${sizeMb} MB: execution starts ${row.receiveMs} ms after the POST started, done after ${row.totalMs} ms, ` +
+					`RSS ${mb(baseline)} -> ${mb(peak)} MB (+${mb(row.growth)}, ${fixed(row.multiple)}x the file), n8n CPU ${Math.round(cpuMs)} ms, ok ${ok}${row.error ? ` (${row.error})` : ''}`,
+			);
+			rows.push(row);
+		} finally {
+			await n8n.stop();
+		}
+	}
+	return rows;
+}
+
+function triggerTable(rows) {
+	const label = { binary: 'binary (Return File As Binary)', json: 'JSON (data in the item, default)' };
+	return table(
+		['file', 'trigger output', 'POST start → execution starts', 'POST start → execution done', 'peak RSS (growth)', 'growth ÷ file size'],
+		rows.map((r) => [
+			`${r.sizeMb} MB`,
+			label[r.mode],
+			`${fixed(r.receiveMs / 1000, 2)} s`,
+			`${fixed(r.totalMs / 1000, 2)} s${r.ok ? '' : ' FAILED'}`,
+			`${mb(r.peak)} MB (+${mb(r.growth)})`,
+			`${fixed(r.multiple)}×`,
+		]),
+	);
+}
+
+module.exports = { benchTrigger, triggerTable };
+
+if (require.main === module) {
+	const at = process.argv.indexOf('--cases');
+	const cases = (at === -1 ? 'binary:50,binary:100,json:50' : process.argv[at + 1]).split(',').map((c) => {
+		const [mode, size] = c.split(':');
+		return [mode, Number(size)];
+	});
+	(async () => {
+		const sandbox = await startSandboxProcess();
+		try {
+			console.log(triggerTable(await benchTrigger({ sandbox, cases })));
+		} finally {
+			await sandbox.close();
+		}
+	})().catch((error) => {
+		console.error(error);
+		process.exit(1);
+	});
+}
