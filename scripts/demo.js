@@ -77,7 +77,7 @@ n8n ${n8n.version} is running with n8n-nodes-copernica.
 
 Try it:
   1. Open "Copernica data request: create, then get the file" and click "Execute workflow".
-     Get says "pending" for the first 5 seconds; run it again to get the file.
+     The sandbox takes 5 seconds to assemble a file; "Get the file" waits for it and returns it.
   2. File a ticket and watch the report come back to the trigger workflow:
      curl -X POST ${n8n.baseUrl}/webhook/gdpr-access-request -H 'content-type: application/json' \\
        -d '{"ticket":"T-1001","email":"someone@example.com"}'

@@ -156,7 +156,7 @@ export class CopernicaDataRequest implements INodeType {
 						default: false,
 						displayOptions: { show: { '/operation': ['get'] } },
 						description:
-							'Whether to keep checking until the file is ready instead of answering "pending" at once. Checks start 1 second apart and are spaced out (each wait twice the one before), because every check is an API call Copernica counts.',
+							'Whether to keep checking until the file is ready instead of answering "pending" at once. Checks start at the First Check Interval (1 second by default) and are spaced out (each wait twice the one before, up to the maximum interval), because every check is an API call Copernica counts.',
 					},
 					{
 						displayName: 'When Time Runs Out',

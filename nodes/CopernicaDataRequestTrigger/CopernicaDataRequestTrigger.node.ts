@@ -38,8 +38,21 @@ export class CopernicaDataRequestTrigger implements INodeType {
 		icon: { light: 'file:copernica.svg', dark: 'file:copernica.dark.svg' },
 		group: ['trigger'],
 		version: 1,
-		subtitle: 'When a data request file arrives',
-		description: 'Starts the workflow when Copernica delivers a finished data request file',
+		subtitle: 'Data request file',
+		// n8n shows this text for the whole package in the nodes panel, so it says what both nodes do.
+		description: "Request a person's data from Copernica (GDPR right of access) and receive the file",
+		eventTriggerDescription: 'Waiting for Copernica to deliver a data request file',
+		triggerPanel: {
+			header: 'Waiting for a data request file',
+			executionsHelp: {
+				inactive:
+					'Run a Copernica Data Request "Create" with this node\'s Test URL (plus ?secret=...) as Report; when the sandbox or Copernica posts the file, it shows here. Activate the workflow to receive files on the Production URL.',
+				active:
+					'The workflow is active: every data request file posted to the Production URL (with the secret) starts an execution. Find them under Executions.',
+			},
+			activationHint:
+				'Once you are happy with the workflow, activate it and put its Production URL (plus ?secret=...) in the Report field of your Create operations.',
+		},
 		defaults: { name: 'Copernica Data Request Trigger' },
 		inputs: [],
 		outputs: [NodeConnectionTypes.Main],
@@ -56,7 +69,7 @@ export class CopernicaDataRequestTrigger implements INodeType {
 		properties: [
 			{
 				displayName:
-					'Copy the Production URL above into the "Report" field of a Copernica Data Request node (Create operation), or reference it there with an expression. When the file is ready, Copernica posts it here and this workflow starts. If you set a secret below, add it to the URL as <code>?secret=...</code>. Other parameters you add to the URL (such as <code>&ticket=123</code>) come out of this node under "query", so you can match the file to its ticket.',
+					'Open Webhook URLs above, choose Production URL and copy it into the "Report" field of a Copernica Data Request node (Create operation), or reference it there with an expression. When the file is ready, Copernica posts it here and this workflow starts. If you set a secret below, add it to the URL as <code>?secret=...</code>. Other parameters you add to the URL (such as <code>&ticket=123</code>) come out of this node under "query", so you can match the file to its ticket.',
 				name: 'notice',
 				type: 'notice',
 				default: '',

@@ -67,7 +67,7 @@ export const description: INodeProperties[] = [
 		name: 'report',
 		type: 'string',
 		default: '',
-		placeholder: 'https://n8n.example.com/webhook/... or privacy@example.com',
+		placeholder: 'Trigger URL or email address',
 		displayOptions: { show: { operation: ['create'] } },
 		description:
 			'Where Copernica delivers the file when it is ready. A web address (such as the production URL of a Copernica Data Request Trigger) receives it as an HTTP POST; an email address receives it by mail. Leave empty to fetch the file later with the Get operation.',

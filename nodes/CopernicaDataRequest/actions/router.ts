@@ -28,7 +28,12 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 	const operation = this.getNodeParameter('operation', 0) as string;
 	const run = operations[operation];
 	if (run === undefined) {
-		throw new NodeOperationError(this.getNode(), `The operation "${operation}" is not supported`);
+		// n8n offers "Custom API Call" for every node with a credential; this node has none.
+		const hint =
+			operation === '__CUSTOM_API_CALL__'
+				? 'For other Copernica API calls, use an HTTP Request node with the Copernica API credential'
+				: 'Choose Create, Create and Wait or Get';
+		throw new NodeOperationError(this.getNode(), `The operation "${operation}" is not supported`, { description: hint });
 	}
 
 	const concurrency = concurrencyLimit(this.getNodeParameter('options.concurrency', 0, DEFAULT_CONCURRENCY));
