@@ -86,7 +86,7 @@ export class CopernicaDataRequest implements INodeType {
 						name: 'concurrency',
 						type: 'number',
 						typeOptions: { minValue: 1, maxValue: 50 },
-						default: 5,
+						default: 10,
 						displayOptions: { show: { '/operation': ['create', 'get'] } },
 						description:
 							'How many items to work on at the same time. Each call to Copernica waits for an answer over the network; a few calls at once finish a long list much sooner. The output keeps the order of the input. Lower it if Copernica answers "too many requests" often; 1 handles one item after the other.',

@@ -38,7 +38,7 @@ function slowCreates(ms: number) {
 }
 
 describe('Concurrency', () => {
-	it('overlaps calls up to the default of 5 and keeps the output in input order', async () => {
+	it('overlaps calls up to the default of 10 and keeps the output in input order', async () => {
 		slowCreates(150);
 		const started = Date.now();
 		const { run, output } = await runNode(sandbox, create(), { items: emails(12) });
@@ -46,7 +46,7 @@ describe('Concurrency', () => {
 		expect(run.error).toBeUndefined();
 		expect(output!.map((item) => item.json.subject)).toEqual(emails(12).map((item) => item.email));
 		expect(output!.map((item) => item.pairedItem)).toEqual(emails(12).map((_, item) => ({ item })));
-		expect(inFlight.max).toBe(5);
+		expect(inFlight.max).toBe(10);
 		// One by one it would take at least 2 * 450 + 10 * 150 = 2400 ms.
 		expect(elapsed).toBeLessThan(2000);
 		expect(sandbox.counts()).toMatchObject({ create: 12, created: 12 });
@@ -96,6 +96,23 @@ describe('Concurrency', () => {
 		expect(sandbox.counts().create).toBeLessThanOrEqual(4);
 		await new Promise((resolve) => setTimeout(resolve, 300));
 		expect(inFlight.now).toBe(0);
+	});
+
+	it('reads every item before sending: an expression that fails on one item fails that item only, in its place', async () => {
+		slowCreates(30);
+		const items = [{ person: { email: 'a@example.com' } }, { nobody: true }, { person: { email: 'c@example.com' } }];
+		const parameters = { ...create({ concurrency: 2 }), email: '={{ $json.person.email.trim() }}' };
+		const { run, output } = await runNode(sandbox, parameters, { items, continueOnFail: true });
+		expect(run.error).toBeUndefined();
+		expect(output!.map((item) => item.json.subject ?? 'error')).toEqual(['a@example.com', 'error', 'c@example.com']);
+		expect(output![1].json.error).toEqual(expect.any(String));
+		expect(output!.map((item) => item.pairedItem)).toEqual(items.map((_, item) => ({ item })));
+		expect(sandbox.counts().create).toBe(2);
+
+		const failing = await runNode(sandbox, parameters, { items });
+		expect(failing.run.error).toBeDefined();
+		// Item 0 was sent before item 1's turn came; item 2 (after the failure) never was.
+		expect(sandbox.counts().create).toBe(2 + 1);
 	});
 
 	it('honours a 429: the item waits for Retry-After and succeeds, the others keep their order', async () => {

@@ -18,8 +18,8 @@ describe('mapInOrder and the option value', () => {
 		expect(Math.max(...started)).toBeLessThan(6);
 	});
 
-	it('reads the option as a whole number from 1 to 50, 5 when unset', () => {
-		expect([undefined, '', 'x', null].map(concurrencyLimit)).toEqual([5, 5, 5, 5]);
+	it('reads the option as a whole number from 1 to 50, 10 when unset', () => {
+		expect([undefined, '', 'x', null].map(concurrencyLimit)).toEqual([10, 10, 10, 10]);
 		expect([0, 1, 2.7, 50, 51, -3].map(concurrencyLimit)).toEqual([1, 1, 2, 50, 50, 1]);
 	});
 });

@@ -141,8 +141,25 @@ export async function createDataRequest(
 	};
 }
 
-export async function execute(this: IExecuteFunctions, itemIndex: number): Promise<INodeExecutionData> {
-	const subject = subjectFor.call(this, itemIndex);
-	const report = validateReport(this.getNodeParameter('report', itemIndex, ''));
+/** What an item asks for, read from its parameters and checked before anything is sent. */
+export interface PreparedCreate {
+	subject: Subject;
+	report: string | undefined;
+}
+
+/** Reads and checks an item's parameters; the router calls it for every item before sending. */
+export function prepare(this: IExecuteFunctions, itemIndex: number): PreparedCreate {
+	return {
+		subject: subjectFor.call(this, itemIndex),
+		report: validateReport(this.getNodeParameter('report', itemIndex, '')),
+	};
+}
+
+export async function execute(
+	this: IExecuteFunctions,
+	itemIndex: number,
+	prepared: PreparedCreate = prepare.call(this, itemIndex),
+): Promise<INodeExecutionData> {
+	const { subject, report } = prepared;
 	return { json: await createDataRequest.call(this, itemIndex, subject, report), pairedItem: { item: itemIndex } };
 }
