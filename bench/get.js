@@ -7,8 +7,8 @@
  *
  * Each implementation gets a fresh n8n (so that one's memory does not pass for the other's) and
  * runs the sizes in ascending order. During each run the RSS of n8n's process group (main process
- * and task runner) is sampled every 100 ms; reported are the peak, and the peak minus the RSS just
- * before the run (the growth the download caused). Files up to 100 MB run twice (the faster round's
+ * and task runner) is sampled every 100 ms; reported are the peak, and the peak minus the RSS
+ * before the run (the highest of ten samples in the second before: the growth the run caused). Files up to 100 MB run twice (the faster round's
  * time counts, the first round's memory), 500 MB once.
  *
  *   node bench/get.js [--sizes 1,10,100,500] [--impls node,http]     (after npm run build)
@@ -24,6 +24,7 @@ const {
 	startSandboxProcess,
 	startBenchN8n,
 	sampleRss,
+	settledRss,
 	runTimed,
 	chain,
 	copernicaNode,
@@ -50,8 +51,11 @@ function binarySizeOf(run) {
 	const binary = item?.binary?.data;
 	if (!binary) return undefined;
 	if (item.json?.summary?.bytes !== undefined) return item.json.summary.bytes;
-	// n8n writes fileSize as text such as "100 MB"; bytes is exact where present.
-	return binary.bytes ?? binary.fileSize;
+	if (typeof binary.bytes === 'number') return binary.bytes;
+	// n8n 1.x writes only fileSize, as text such as "524 MB" (pretty-bytes: powers of 1000, three
+	// significant digits, so 1% is added back): good enough to tell a whole file from a cut one.
+	const size = /^([\d.]+)\s*(B|kB|MB|GB)$/.exec(String(binary.fileSize ?? ''));
+	return size ? Math.round(Number(size[1]) * { B: 1, kB: 1e3, MB: 1e6, GB: 1e9 }[size[2]] * 1.01) : undefined;
 }
 
 /**
@@ -85,7 +89,7 @@ async function benchGet({ sandbox, sizesMb = [1, 10, 100, 500], impls = ['node',
 			await sleep(3000); // let the start settle
 			for (const size of sizesMb) {
 				for (let round = 1; round <= (size >= 500 ? 1 : rounds); round++) {
-					const baseline = n8n.rss().total;
+					const baseline = await settledRss(n8n);
 					const sampler = sampleRss(n8n, 100);
 					const { run, nodeMs, executionMs, cpuMs, load } = await runTimed(n8n, workflows[size].id);
 					await sleep(500); // n8n stores the execution after the last node: keep sampling a moment

@@ -28,11 +28,12 @@ const log = (...args) => console.log(`[bench ${new Date().toISOString().slice(11
 
 /* ------------------------------------------------------------------ the machine */
 
-function machine() {
+/** Cores, CPU model, memory and OS of this machine, and the Node versions of the bench and of n8n. */
+function machine(major = 2) {
 	const cpus = os.cpus();
 	let node24 = '';
 	try {
-		node24 = execFileSync(ensureN8n(2).nodeBin, ['--version'], { encoding: 'utf8' }).trim();
+		node24 = execFileSync(ensureN8n(major).nodeBin, ['--version'], { encoding: 'utf8' }).trim();
 	} catch {
 		/* reported as unknown */
 	}
@@ -171,6 +172,16 @@ function sampleRss(n8n, intervalMs = 100) {
 	};
 }
 
+/** RSS of n8n's process group before a run: the highest of 10 samples over one second. */
+async function settledRss(n8n) {
+	let highest = 0;
+	for (let i = 0; i < 10; i++) {
+		highest = Math.max(highest, n8n.rss().total);
+		await sleep(100);
+	}
+	return highest;
+}
+
 /** CPU time (ms, user + system) used so far by every process in n8n's process group. */
 let clockTicks;
 function groupCpuMs(n8n) {
@@ -297,6 +308,7 @@ module.exports = {
 	packageTarball,
 	startBenchN8n,
 	sampleRss,
+	settledRss,
 	groupCpuMs,
 	loadAverage,
 	runTimed,

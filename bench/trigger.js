@@ -12,7 +12,9 @@
  *
  *   node bench/trigger.js [--cases binary:50,binary:100,json:50]     (after npm run build)
  */
-const { MB, TRIGGER_TYPE, log, sleep, startSandboxProcess, startBenchN8n, sampleRss, groupCpuMs, mb, fixed, table } = require('./lib');
+const { MB, TRIGGER_TYPE, log, sleep, startSandboxProcess, startBenchN8n, sampleRss, settledRss, groupCpuMs, mb, fixed, table } = require(
+	'./lib',
+);
 
 const SECRET = 'bench-trigger-secret-5d2c9e71';
 const WEBHOOK_IDS = { binary: 'b3c0e0a1-5c1e-4b8e-9a51-000000000b1a', json: 'b3c0e0a1-5c1e-4b8e-9a51-000000000a50' };
@@ -55,11 +57,11 @@ async function benchTrigger({ sandbox, cases = [['binary', 50], ['binary', 100],
 			const workflow = (await n8n.api('POST', '/workflows', triggerWorkflow(mode))).body;
 			await n8n.activate(workflow.id);
 			await n8n.waitForWebhook(`webhook/${WEBHOOK_IDS[mode]}/copernica-data-request`);
-			await sleep(3000);
+			await sleep(5000); // let the start settle
 			await sandbox.reset();
 			await sandbox.setOptions({ fileSize: sizeMb * MB, readyAfterMs: 0, reportTimeoutMs: 300_000, reportRetries: 0 });
 			const report = `${n8n.baseUrl}/webhook/${WEBHOOK_IDS[mode]}/copernica-data-request?secret=${SECRET}`;
-			const baseline = n8n.rss().total;
+			const baseline = await settledRss(n8n);
 			const cpu0 = groupCpuMs(n8n);
 			const sampler = sampleRss(n8n, 100);
 			const t0 = Date.now();

@@ -185,7 +185,7 @@ async function receive(this: IWebhookFunctions): Promise<IWebhookResponseData> {
 	};
 	let item: INodeExecutionData;
 	if (this.getNodeParameter('returnAs', 'json') === 'binary') {
-		const bytes = Buffer.from(report.jsonText, 'utf8');
+		const bytes = report.bytes;
 		const scanner = new DataFileScanner();
 		scanner.write(bytes);
 		const binaryPropertyName = (this.getNodeParameter('binaryPropertyName', 'data') as string) || 'data';

@@ -118,14 +118,25 @@ export class DataFileScanner {
 			const byte = chunk[i];
 			if (this.inString) {
 				if (this.captured === undefined && !this.escaped) {
-					// Fast path through long strings (MIME messages) that nobody needs.
-					if (quoteAt !== -1 && quoteAt < i) quoteAt = chunk.indexOf(QUOTE, i);
-					if (backslashAt !== -1 && backslashAt < i) backslashAt = chunk.indexOf(BACKSLASH, i);
-					const quote = quoteAt;
-					const backslash = backslashAt;
-					const next = backslash !== -1 && (quote === -1 || backslash < quote) ? backslash : quote;
-					if (next === -1) break;
-					i = next;
+					// Fast path through long strings (MIME messages) that nobody needs: from escape to
+					// escape (each skips the backslash and the character after it) to the closing quote.
+					let end = -1;
+					for (;;) {
+						if (quoteAt !== -1 && quoteAt < i) quoteAt = chunk.indexOf(QUOTE, i);
+						if (backslashAt !== -1 && backslashAt < i) backslashAt = chunk.indexOf(BACKSLASH, i);
+						if (backslashAt === -1 || (quoteAt !== -1 && quoteAt < backslashAt)) {
+							end = quoteAt;
+							break;
+						}
+						i = backslashAt + 2;
+						if (i > chunk.length) {
+							// The chunk ends with the backslash: the next one starts with the escaped character.
+							this.escaped = true;
+							break;
+						}
+					}
+					if (end === -1) break;
+					i = end;
 				}
 				this.readStringByte(chunk[i]);
 				continue;
