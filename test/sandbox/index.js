@@ -391,7 +391,7 @@ class Sandbox extends EventEmitter {
 		if (pathname.startsWith('/__sandbox/')) return this._control(req, res, pathname);
 
 		const r = route(req.method, pathname);
-		const entry = { time: new Date().toISOString(), method: req.method, path: redact(raw), kind: r.kind, status: 0 };
+		const entry = { time: new Date(this.now()).toISOString(), method: req.method, path: redact(raw), kind: r.kind, status: 0 };
 		this._log(entry);
 
 		// Faults first: they stand for the network and load balancers in front of the API.
