@@ -2,7 +2,7 @@
 // listed in package.json's "n8n" block; this is for anyone who requires the package directly.
 module.exports = {
 	CopernicaApi: require('./dist/credentials/CopernicaApi.credentials').CopernicaApi,
-	CopernicaDataRequest: require('./dist/nodes/CopernicaDataRequest/CopernicaDataRequest.node').CopernicaDataRequest,
-	CopernicaDataRequestTrigger: require('./dist/nodes/CopernicaDataRequestTrigger/CopernicaDataRequestTrigger.node')
+	CopernicaDataRequest: require('./dist/nodes/Copernica/CopernicaDataRequest.node').CopernicaDataRequest,
+	CopernicaDataRequestTrigger: require('./dist/nodes/Copernica/CopernicaDataRequestTrigger.node')
 		.CopernicaDataRequestTrigger,
 };

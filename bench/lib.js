@@ -125,7 +125,7 @@ let tarball;
  */
 function packageTarball() {
 	if (process.env.BENCH_TARBALL) return path.resolve(process.env.BENCH_TARBALL);
-	if (!fs.existsSync(path.join(ROOT, 'dist/nodes/CopernicaDataRequest/CopernicaDataRequest.node.js'))) {
+	if (!fs.existsSync(path.join(ROOT, 'dist/nodes/Copernica/CopernicaDataRequest.node.js'))) {
 		throw new Error('dist/ is missing: run `npm run build` first (npm run bench does)');
 	}
 	tarball ??= packPackage(ROOT);

@@ -12,8 +12,8 @@ export class CopernicaApi implements ICredentialType {
 	displayName = 'Copernica API';
 
 	icon: Icon = {
-		light: 'file:../nodes/CopernicaDataRequest/copernica.svg',
-		dark: 'file:../nodes/CopernicaDataRequest/copernica.dark.svg',
+		light: 'file:../nodes/Copernica/copernica.svg',
+		dark: 'file:../nodes/Copernica/copernica.dark.svg',
 	};
 
 	documentationUrl = 'https://www.copernica.com/en/documentation/restv3/rest-authentication';

@@ -3,8 +3,8 @@
 import type { IDataObject, INodeExecutionData, INodeParameters } from 'n8n-workflow';
 
 import { CopernicaApi } from '../../credentials/CopernicaApi.credentials';
-import { CopernicaDataRequest } from '../../nodes/CopernicaDataRequest/CopernicaDataRequest.node';
-import { CopernicaDataRequestTrigger } from '../../nodes/CopernicaDataRequestTrigger/CopernicaDataRequestTrigger.node';
+import { CopernicaDataRequest } from '../../nodes/Copernica/CopernicaDataRequest.node';
+import { CopernicaDataRequestTrigger } from '../../nodes/Copernica/CopernicaDataRequestTrigger.node';
 import {
 	ITEMS_NODE_TYPE,
 	MANUAL_TRIGGER_TYPE,

@@ -1,4 +1,4 @@
-import { addOneMonth } from '../../nodes/CopernicaDataRequest/helpers/dates';
+import { addOneMonth } from '../../nodes/Copernica/helpers/dates';
 import { dataRequestOf, runNode, startCopernica, type Sandbox } from './copernica';
 import { cleanupEngine } from './harness';
 

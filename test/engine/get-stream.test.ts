@@ -24,17 +24,24 @@ beforeAll(async () => {
 	// A minimal Copernica: every request is available, /data answers the body named by the id.
 	server = createServer((request, response) => {
 		const match = /^\/v3\/datarequest\/([^/?]+)\/(status|data)/.exec(request.url ?? '');
-		if (!match) return response.writeHead(404).end();
+		if (!match) {
+			response.writeHead(404).end();
+			return;
+		}
 		if (match[2] === 'status') {
 			response.writeHead(200, { 'Content-Type': 'application/json' });
-			return response.end(JSON.stringify({ status: 'available' }));
+			response.end(JSON.stringify({ status: 'available' }));
+			return;
 		}
 		const body = Buffer.from(bodies[match[1]] ?? '', 'utf8');
 		response.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': body.length });
 		// In small pieces, so that the scan sees many chunks.
 		let at = 0;
 		const next = () => {
-			if (at >= body.length) return response.end();
+			if (at >= body.length) {
+				response.end();
+				return;
+			}
 			response.write(body.subarray(at, (at += 16 * 1024)));
 			setImmediate(next);
 		};

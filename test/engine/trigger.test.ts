@@ -3,7 +3,7 @@
 import { createHash } from 'crypto';
 
 import { callWebhook, cleanupEngine, getBinaryBuffer, startWebhookServer, type WebhookServer } from './harness';
-import { CopernicaDataRequestTrigger } from '../../nodes/CopernicaDataRequestTrigger/CopernicaDataRequestTrigger.node';
+import { CopernicaDataRequestTrigger } from '../../nodes/Copernica/CopernicaDataRequestTrigger.node';
 import { runNode, startCopernica, type Sandbox } from './copernica';
 
 const trigger = new CopernicaDataRequestTrigger();

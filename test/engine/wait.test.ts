@@ -1,13 +1,8 @@
-// Waiting for the file, both ways, against the sandbox:
-// - Get with "Wait for File": bounded polling with backoff; every API call is counted, because
-//   Copernica bills them. Where the node's own sleeps would make a test slow, the sandbox clock and
-//   the node's schedule are both sped up 10x (first interval 0.1 s, cap 6 s, clockSpeed 10): the
-//   same schedule in sandbox time, so the same number of calls as at full scale.
-// - Create and Wait: the execution waits (waitTill), the sandbox posts the file to the resume URL
+// Create and Wait: the execution waits (waitTill), the sandbox posts the file to the resume URL
 //   (the harness's waiting-webhook server), and the execution continues with the file.
 import type { INodeParameters } from 'n8n-workflow';
 
-import { RESUME_CHECK_PARAMETER, resumeCheck } from '../../nodes/CopernicaDataRequest/helpers/resumeUrl';
+import { RESUME_CHECK_PARAMETER, resumeCheck } from '../../nodes/Copernica/helpers/resumeUrl';
 import {
 	cleanupEngine,
 	getBinaryBuffer,
@@ -30,27 +25,6 @@ beforeEach(() => {
 	sandbox.reset();
 	sandbox.clearFaults();
 });
-
-/** A request created directly in the sandbox state, so that only Get's calls are counted. */
-async function createRequest(email: string): Promise<string> {
-	const { output } = await runNode(sandbox, { operation: 'create', subjectType: 'email', email });
-	return output![0].json.id as string;
-}
-
-/** Calls per kind since the create: what Get cost. */
-function getCalls() {
-	const { status, data, bare } = sandbox.counts();
-	return { status, data, bare };
-}
-
-const waitingGet = (requestId: string, options: INodeParameters = {}, extra: INodeParameters = {}): INodeParameters => ({
-	operation: 'get',
-	requestId,
-	...extra,
-	options: { waitForFile: true, ...options },
-});
-/** The node's schedule at 1/10 scale: first interval 0.1 s, cap 6 s (with sandbox clockSpeed 10). */
-const tenfold = { pollIntervalSeconds: 0.1, maxPollIntervalSeconds: 6 };
 
 describe('Create and Wait', () => {
 	let waiting: WaitingWebhookServer;

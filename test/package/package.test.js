@@ -13,10 +13,10 @@ describe('the published package', () => {
 	it('ships the built nodes, credential, icons and nothing else', () => {
 		const pkg = require(path.join(ROOT, 'package.json'));
 		for (const file of [...pkg.n8n.nodes, ...pkg.n8n.credentials, pkg.main]) expect(packed.files).toContain(file);
-		expect(packed.files).toContain('dist/nodes/CopernicaDataRequest/copernica.svg');
-		expect(packed.files).toContain('dist/nodes/CopernicaDataRequestTrigger/copernica.dark.svg');
-		expect(packed.files).toContain('dist/nodes/CopernicaDataRequest/CopernicaDataRequest.node.json');
-		expect(packed.files).toContain('dist/nodes/CopernicaDataRequestTrigger/CopernicaDataRequestTrigger.node.json');
+		expect(packed.files).toContain('dist/nodes/Copernica/copernica.svg');
+		expect(packed.files).toContain('dist/nodes/Copernica/copernica.dark.svg');
+		expect(packed.files).toContain('dist/nodes/Copernica/CopernicaDataRequest.node.json');
+		expect(packed.files).toContain('dist/nodes/Copernica/CopernicaDataRequestTrigger.node.json');
 		expect(packed.files.filter((f) => /(^|\/)test\/|\.test\.|^src\/|\.ts$/.test(f) && !f.endsWith('.d.ts'))).toEqual([]);
 		expect(pkg.dependencies ?? {}).toEqual({});
 	});

@@ -1,4 +1,4 @@
-import { concurrencyLimit, mapInOrder } from '../../nodes/CopernicaDataRequest/helpers/concurrency';
+import { concurrencyLimit, mapInOrder } from '../../nodes/Copernica/helpers/concurrency';
 
 describe('mapInOrder and the option value', () => {
 	const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

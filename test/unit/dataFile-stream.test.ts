@@ -1,6 +1,6 @@
 // The streaming scanner on realistic files (the sandbox's generator: MIME messages full of escapes),
 // cut into chunks of every kind of size: it must agree with JSON.parse exactly.
-import { DataFileScanner, parseDataFile, summarizeDataFile } from '../../nodes/CopernicaDataRequest/helpers/dataFile';
+import { DataFileScanner, parseDataFile, summarizeDataFile } from '../../nodes/Copernica/helpers/dataFile';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { dataFileText } = require('../sandbox/datafile');

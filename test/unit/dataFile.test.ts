@@ -3,7 +3,7 @@ import {
 	dataFileProblem,
 	parseDataFile,
 	summarizeDataFile,
-} from '../../nodes/CopernicaDataRequest/helpers/dataFile';
+} from '../../nodes/Copernica/helpers/dataFile';
 
 const file = {
 	data: [

@@ -1,9 +1,9 @@
-import { addOneMonth } from '../../nodes/CopernicaDataRequest/helpers/dates';
-import { describeConnectionFailure, describeHttpFailure } from '../../nodes/CopernicaDataRequest/helpers/failure';
-import { redactSecrets } from '../../nodes/CopernicaDataRequest/helpers/redact';
-import { extractRequestId } from '../../nodes/CopernicaDataRequest/helpers/requestId';
-import { parseStatusAnswer, saysNotReadyYet } from '../../nodes/CopernicaDataRequest/helpers/responseForms';
-import { normalizeBaseUrl } from '../../nodes/CopernicaDataRequest/transport';
+import { addOneMonth } from '../../nodes/Copernica/helpers/dates';
+import { describeConnectionFailure, describeHttpFailure } from '../../nodes/Copernica/helpers/failure';
+import { redactSecrets } from '../../nodes/Copernica/helpers/redact';
+import { extractRequestId } from '../../nodes/Copernica/helpers/requestId';
+import { parseStatusAnswer, saysNotReadyYet } from '../../nodes/Copernica/helpers/responseForms';
+import { normalizeBaseUrl } from '../../nodes/Copernica/transport';
 
 describe('extractRequestId', () => {
 	it('reads X-Created first, whatever its case', () => {

@@ -11,8 +11,8 @@ import {
 	retryCount,
 	retryDelayMs,
 	type Fault,
-} from '../../nodes/CopernicaDataRequest/helpers/retry';
-import { describeHttpFailure } from '../../nodes/CopernicaDataRequest/helpers/failure';
+} from '../../nodes/Copernica/helpers/retry';
+import { describeHttpFailure } from '../../nodes/Copernica/helpers/failure';
 
 const status = (statusCode: number, retryAfter?: string): Fault => ({ statusCode, retryAfter });
 const connection = (connectionCode: string | undefined): Fault => ({ connectionCode });

@@ -1,7 +1,7 @@
 import { createHash } from 'crypto';
 
-import { digestMatches, secretMatches } from '../../nodes/CopernicaDataRequestTrigger/helpers/authenticity';
-import { readReportBody } from '../../nodes/CopernicaDataRequestTrigger/helpers/reportBody';
+import { digestMatches, secretMatches } from '../../nodes/Copernica/intake/authenticity';
+import { readReportBody } from '../../nodes/Copernica/intake/reportBody';
 
 const file = { info: { type: 'email', id: 'a@example.com' }, data: [[{ x: 1 }]] };
 const json = JSON.stringify(file);

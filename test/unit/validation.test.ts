@@ -4,7 +4,7 @@ import {
 	validateNumericId,
 	validateReport,
 	validateRequestId,
-} from '../../nodes/CopernicaDataRequest/helpers/validation';
+} from '../../nodes/Copernica/helpers/validation';
 
 describe('validateEmail', () => {
 	it.each([

@@ -7,9 +7,9 @@ import {
 	nextPollDelayMs,
 	pollPolicyFromSeconds,
 	pollTimesMs,
-} from '../../nodes/CopernicaDataRequest/helpers/backoff';
-import { isFileOf } from '../../nodes/CopernicaDataRequest/helpers/dataFile';
-import { RESUME_CHECK_PARAMETER, resumeCheck, withQueryParameter } from '../../nodes/CopernicaDataRequest/helpers/resumeUrl';
+} from '../../nodes/Copernica/helpers/backoff';
+import { isFileOf } from '../../nodes/Copernica/helpers/dataFile';
+import { RESUME_CHECK_PARAMETER, resumeCheck, withQueryParameter } from '../../nodes/Copernica/helpers/resumeUrl';
 
 const HOUR = 3_600_000;
 

@@ -19,8 +19,8 @@ import type {
 } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
 
-import { digestMatches, secretMatches } from '../../CopernicaDataRequestTrigger/helpers/authenticity';
-import { readReportBody } from '../../CopernicaDataRequestTrigger/helpers/reportBody';
+import { digestMatches, secretMatches } from '../intake/authenticity';
+import { readReportBody } from '../intake/reportBody';
 import { DataFileScanner, isFileOf, summarizeDataFile } from '../helpers/dataFile';
 import { RESUME_CHECK_PARAMETER, resumeCheck, withQueryParameter } from '../helpers/resumeUrl';
 import { validateReport } from '../helpers/validation';

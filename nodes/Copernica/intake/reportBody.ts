@@ -8,7 +8,7 @@
  * body is the JSON itself: for a 50 MB file each decoding or encoding is another 50-100 MB held at
  * once (bench/RESULTS.md, trigger).
  */
-import { dataFileProblem, type DataFile } from '../../CopernicaDataRequest/helpers/dataFile';
+import { dataFileProblem, type DataFile } from '../helpers/dataFile';
 
 export interface ReportFile {
 	file: DataFile;

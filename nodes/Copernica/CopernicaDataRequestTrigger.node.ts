@@ -9,9 +9,9 @@ import type {
 } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
 
-import { DataFileScanner, summarizeDataFile } from '../CopernicaDataRequest/helpers/dataFile';
-import { digestMatches, secretMatches, sha256Hex } from './helpers/authenticity';
-import { readReportBody } from './helpers/reportBody';
+import { DataFileScanner, summarizeDataFile } from './helpers/dataFile';
+import { digestMatches, secretMatches, sha256Hex } from './intake/authenticity';
+import { readReportBody } from './intake/reportBody';
 
 const MEGABYTE = 1024 * 1024;
 
