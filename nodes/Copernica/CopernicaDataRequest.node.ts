@@ -58,6 +58,8 @@ export class CopernicaDataRequest implements INodeType {
 					{
 						name: 'Create and Wait',
 						value: 'createAndWait',
+						// It pauses the whole execution, which an AI agent's tool call cannot do.
+						displayOptions: { hide: { '@tool': [true] } },
 						action: 'Create a data request and wait for the file',
 						description:
 							'Create the data request, then pause this execution until Copernica delivers the file, and continue with it. One item per execution.',
@@ -92,12 +94,31 @@ export class CopernicaDataRequest implements INodeType {
 							'How many items to work on at the same time. Each call to Copernica waits for an answer over the network; a few calls at once finish a long list much sooner. The output keeps the order of the input. Lower it if Copernica answers "too many requests" often; 1 handles one item after the other.',
 					},
 					{
+						displayName: 'Continue Without the File After (Hours)',
+						name: 'maxWaitHours',
+						type: 'number',
+						typeOptions: { minValue: 0.01, numberPrecision: 2 },
+						default: 24,
+						displayOptions: { show: { '/operation': ['createAndWait'] } },
+						description:
+							'If Copernica has not delivered the file by then, the execution goes on with status "pending" and the request ID, so that a Get can fetch the file later. n8n checks waiting executions about once a minute.',
+					},
+					{
+						displayName: 'Fail If Not Available',
+						name: 'failIfNotAvailable',
+						type: 'boolean',
+						default: false,
+						displayOptions: { show: { '/operation': ['get'] } },
+						description:
+							'Whether to fail the item when Copernica has no file for the ID (unknown, or expired), instead of outputting it with status "not available". Use it where a mistyped ID must not pass unnoticed.',
+					},
+					{
 						displayName: 'First Check Interval (Seconds)',
 						name: 'pollIntervalSeconds',
 						type: 'number',
 						typeOptions: { minValue: 0.1, numberPrecision: 1 },
 						default: 1,
-						displayOptions: { show: { '/operation': ['get'], waitForFile: [true] } },
+						displayOptions: { show: { '/operation': ['get'], '/waitForFile': [true] } },
 						description:
 							'How long to wait after the first check before checking again. Each further wait is twice as long, up to the maximum check interval.',
 					},
@@ -107,29 +128,9 @@ export class CopernicaDataRequest implements INodeType {
 						type: 'number',
 						typeOptions: { minValue: 1 },
 						default: 60,
-						displayOptions: { show: { '/operation': ['get'], waitForFile: [true] } },
+						displayOptions: { show: { '/operation': ['get'], '/waitForFile': [true] } },
 						description:
 							'The longest wait between two checks. A longer interval costs fewer API calls on long waits; the file is then noticed up to this much later.',
-					},
-					{
-						displayName: 'Maximum Wait (Hours)',
-						name: 'maxWaitHours',
-						type: 'number',
-						typeOptions: { minValue: 0.01, numberPrecision: 2 },
-						default: 24,
-						displayOptions: { show: { '/operation': ['createAndWait'] } },
-						description:
-							'If Copernica has not delivered the file by then, the execution continues with status "pending" and the request ID, so that a Get can fetch the file later. n8n checks waiting executions about once a minute.',
-					},
-					{
-						displayName: 'Maximum Wait (Seconds)',
-						name: 'maxWaitSeconds',
-						type: 'number',
-						typeOptions: { minValue: 0 },
-						default: 300,
-						displayOptions: { show: { '/operation': ['get'], waitForFile: [true] } },
-						description:
-							'How long to keep checking. The execution stays active all that time; for files that take hours, use Create and Wait or the trigger instead.',
 					},
 					{
 						displayName: 'Retries',
@@ -149,42 +150,13 @@ export class CopernicaDataRequest implements INodeType {
 						description:
 							'How long to wait for Copernica to start answering (and between parts of a large download) before the call counts as failed',
 					},
-					{
-						displayName: 'Wait for File',
-						name: 'waitForFile',
-						type: 'boolean',
-						default: false,
-						displayOptions: { show: { '/operation': ['get'] } },
-						description:
-							'Whether to keep checking until the file is ready instead of answering "pending" at once. Checks start at the First Check Interval (1 second by default) and are spaced out (each wait twice the one before, up to the maximum interval), because every check is an API call Copernica counts.',
-					},
-					{
-						displayName: 'When Time Runs Out',
-						name: 'onTimeout',
-						type: 'options',
-						options: [
-							{
-								name: 'Return "Pending"',
-								value: 'returnPending',
-								description: 'Output the item with status "pending", like Get without waiting',
-							},
-							{
-								name: 'Fail',
-								value: 'error',
-								description: 'Fail the item (or, with Continue On Fail, output the error)',
-							},
-						],
-						default: 'returnPending',
-						displayOptions: { show: { '/operation': ['get'], waitForFile: [true] } },
-						description: 'What to do when the file is still not ready at the maximum wait',
-					},
 				],
 			},
 		],
 	};
 
-	// The only webhook is the resume URL of a waiting execution, which n8n itself routes: n8n never
-	// registers it when a workflow is activated, and nothing is registered at Copernica.
+	// Required by n8n's lint for any node with webhooks. The only one here is the resume URL of a
+	// waiting execution, which n8n routes itself: nothing is registered, at n8n or at Copernica.
 	webhookMethods = {
 		default: {
 			async checkExists(this: IHookFunctions): Promise<boolean> {

@@ -1,7 +1,6 @@
 import type {
 	IDataObject,
 	IHookFunctions,
-	INodeExecutionData,
 	INodeType,
 	INodeTypeDescription,
 	IWebhookFunctions,
@@ -9,27 +8,16 @@ import type {
 } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
 
-import { DataFileScanner, summarizeDataFile } from './helpers/dataFile';
-import { digestMatches, secretMatches, sha256Hex } from './intake/authenticity';
-import { readReportBody } from './intake/reportBody';
+import { binaryPropertyOf, DEFAULT_RETURN_AS, fileNameFor, fileParameters, type ReturnAs } from './helpers/fileParameters';
+import { fileItem, isRefusal, receiveReport, refuse, secretMatches, sha256Hex } from './intake';
 
 const MEGABYTE = 1024 * 1024;
 
 interface TriggerOptions {
-	binaryFile?: boolean;
-	binaryPropertyName?: string;
 	maxBodySizeMb?: number;
 	deduplicate?: boolean;
 	deduplicateWindowMinutes?: number;
 }
-
-type RawRequest = {
-	body?: unknown;
-	rawBody?: Buffer;
-	readRawBody?: () => Promise<void>;
-	headers: Record<string, string | string[] | undefined>;
-	query: Record<string, unknown>;
-};
 
 export class CopernicaDataRequestTrigger implements INodeType {
 	description: INodeTypeDescription = {
@@ -46,12 +34,12 @@ export class CopernicaDataRequestTrigger implements INodeType {
 			header: 'Waiting for a data request file',
 			executionsHelp: {
 				inactive:
-					'Run a Copernica Data Request "Create" with this node\'s Test URL (plus ?secret=...) as Report; when the sandbox or Copernica posts the file, it shows here. Activate the workflow to receive files on the Production URL.',
+					'Copernica delivers files to the Production URL, and only while this workflow is active (n8n 2.x: published). Publish or activate the workflow, then use its Production URL with ?secret=... as the Report of a Copernica Data Request node. The Test URL listens for a few minutes only: too short for Copernica, which can take hours.',
 				active:
-					'The workflow is active: every data request file posted to the Production URL (with the secret) starts an execution. Find them under Executions.',
+					'The workflow is active: every data request file that Copernica posts to the Production URL (with the secret) starts an execution. Find them under Executions.',
 			},
 			activationHint:
-				'Once you are happy with the workflow, activate it and put its Production URL (plus ?secret=...) in the Report field of your Create operations.',
+				'Once the workflow is ready, publish it (n8n 1.x: activate it) and put its Production URL, with ?secret=..., in the Report field of your Create operations.',
 		},
 		defaults: { name: 'Copernica Data Request Trigger' },
 		inputs: [],
@@ -69,7 +57,7 @@ export class CopernicaDataRequestTrigger implements INodeType {
 		properties: [
 			{
 				displayName:
-					'Open Webhook URLs above, choose Production URL and copy it into the "Report" field of a Copernica Data Request node (Create operation), or reference it there with an expression. When the file is ready, Copernica posts it here and this workflow starts. If you set a secret below, add it to the URL as <code>?secret=...</code>. Other parameters you add to the URL (such as <code>&ticket=123</code>) come out of this node under "query", so you can match the file to its ticket.',
+					'This workflow starts when Copernica delivers the file of a data request (everything it holds on a person). Copy the Production URL from Webhook URLs above, add <code>?secret=</code> and the secret below, and use it as the Report of a Copernica Data Request node (Create). Add your own parameters, such as <code>&ticket=123</code>, to match the file to its ticket: they come out under "query". The file is personal data: see "Return File As" for what n8n keeps in its execution history.',
 				name: 'notice',
 				type: 'notice',
 				default: '',
@@ -83,6 +71,7 @@ export class CopernicaDataRequestTrigger implements INodeType {
 				description:
 					'A long random value that only Copernica gets, as the "secret" query parameter of the report URL. Requests without it, or with another value, are refused (401) and start nothing. Strongly recommended: without it anyone who knows the URL can start this workflow.',
 			},
+			...fileParameters(),
 			{
 				displayName: 'Options',
 				name: 'options',
@@ -108,14 +97,6 @@ export class CopernicaDataRequestTrigger implements INodeType {
 							'Larger requests are refused (413) and start nothing. n8n has its own limit too (N8N_PAYLOAD_SIZE_MAX, 16 MB by default): raise it for large files.',
 					},
 					{
-						displayName: 'Put Output File in Field',
-						name: 'binaryPropertyName',
-						type: 'string',
-						default: 'data',
-						displayOptions: { show: { binaryFile: [true] } },
-						hint: 'The name of the output binary field to put the file in',
-					},
-					{
 						displayName: 'Repeat Window (Minutes)',
 						name: 'deduplicateWindowMinutes',
 						type: 'number',
@@ -123,14 +104,6 @@ export class CopernicaDataRequestTrigger implements INodeType {
 						default: 1440,
 						displayOptions: { show: { deduplicate: [true] } },
 						description: 'How long a delivered file is remembered',
-					},
-					{
-						displayName: 'Return File As Binary',
-						name: 'binaryFile',
-						type: 'boolean',
-						default: false,
-						description:
-							'Whether to put the file in a binary field (to attach it to a reply) and only a summary in the item. Use this for large files.',
 					},
 				],
 			},
@@ -153,69 +126,31 @@ export class CopernicaDataRequestTrigger implements INodeType {
 	};
 
 	async webhook(this: IWebhookFunctions): Promise<IWebhookResponseData> {
-		const request = this.getRequestObject() as unknown as RawRequest;
 		const options = this.getNodeParameter('options', {}) as TriggerOptions;
-		const refuse = (status: number, reason: string): IWebhookResponseData => {
-			this.getResponseObject().status(status).json({ error: reason });
-			return { noWebhookResponse: true };
-		};
-
 		const secret = this.getNodeParameter('secret', '') as string;
-		if (secret !== '' && !secretMatches(request.query.secret, secret)) {
-			return refuse(401, 'Missing or wrong secret');
-		}
-
-		const maxBytes = (options.maxBodySizeMb ?? 256) * MEGABYTE;
-		const declaredLength = Number(request.headers['content-length']);
-		if (declaredLength > maxBytes) return refuse(413, `The body is larger than ${options.maxBodySizeMb ?? 256} MB`);
-		if (request.rawBody === undefined && typeof request.readRawBody === 'function') await request.readRawBody();
-		const rawBody = request.rawBody;
-		const contentLength = rawBody?.length ?? (Number.isFinite(declaredLength) ? declaredLength : 0);
-		if (contentLength > maxBytes) return refuse(413, `The body is larger than ${options.maxBodySizeMb ?? 256} MB`);
-
-		if (rawBody !== undefined) {
-			const digestHeader = request.headers.digest;
-			const digestOk = digestMatches(Array.isArray(digestHeader) ? digestHeader[0] : digestHeader, rawBody);
-			if (digestOk === false) return refuse(401, 'The Digest header does not match the body');
-		}
-
-		const report = readReportBody(request.body, rawBody);
-		if ('problem' in report) return refuse(400, `Not a data request file: ${report.problem}`);
+		const received = await receiveReport.call(this, {
+			authenticate: (query) => (secret === '' || secretMatches(query.secret, secret) ? undefined : 'Missing or wrong secret'),
+			maxBytes: (options.maxBodySizeMb ?? 256) * MEGABYTE,
+		});
+		if (isRefusal(received)) return refuse(this, received);
 
 		if (options.deduplicate) {
-			const key = sha256Hex(report.bytes);
+			const key = sha256Hex(received.report.bytes);
 			if (isRepeatedDelivery(this.getWorkflowStaticData('node'), key, options.deduplicateWindowMinutes ?? 1440)) {
 				return { webhookResponse: { received: true, duplicate: true } };
 			}
 		}
 
-		const receivedAt = new Date().toISOString();
 		// Parameters the workflow put in the report URL (a ticket number, say), without the secret.
-		const { secret: _secret, ...query } = request.query ?? {};
-		const info = { ...report.file.info };
-		let item: INodeExecutionData;
-		if (options.binaryFile) {
-			const bytes = report.bytes;
-			const binary = await this.helpers.prepareBinaryData(bytes, 'data.json', 'application/json');
-			const scanner = new DataFileScanner();
-			scanner.write(bytes);
-			const { summary } = scanner.result();
-			item = {
-				json: { info, summary, receivedAt, contentLength, query: query as IDataObject },
-				binary: { [options.binaryPropertyName || 'data']: binary },
-			};
-		} else {
-			item = {
-				json: {
-					info,
-					data: report.file.data as IDataObject[],
-					summary: summarizeDataFile(report.file, contentLength),
-					receivedAt,
-					contentLength,
-					query: query as IDataObject,
-				},
-			};
-		}
+		const { secret: _secret, ...query } = received.query;
+		const receivedAt = new Date();
+		const item = await fileItem.call(this, received, {
+			returnAs: this.getNodeParameter('returnAs', DEFAULT_RETURN_AS) as ReturnAs,
+			binaryPropertyName: binaryPropertyOf(this.getNodeParameter('binaryPropertyName', '')),
+			// The trigger does not know the request's ID: the file is named after its arrival.
+			fileName: fileNameFor(receivedAt.toISOString().replace(/\.\d+Z$/, 'Z').replace(/[:]/g, '')),
+			json: { receivedAt: receivedAt.toISOString(), query: query as IDataObject },
+		});
 		return { workflowData: [[item]], webhookResponse: { received: true } };
 	}
 }

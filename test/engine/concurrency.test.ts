@@ -37,7 +37,7 @@ beforeEach(() => {
 });
 
 const emails = (count: number) => Array.from({ length: count }, (_, i) => ({ email: `item${i}@example.com` }));
-const create = (options = {}) => ({ operation: 'create', subjectType: 'email', email: '={{ $json.email }}', report: '', options });
+const create = (options = {}) => ({ operation: 'create', subjectType: 'email', subject: '={{ $json.email }}', report: '', options });
 /** Every create answers after `ms`, the first ones slowest, so that later items finish first. */
 function slowCreates(ms: number) {
 	sandbox.addFault({ type: 'slow', delayMs: ms * 3, times: 2, match: { kind: 'create' } });
@@ -89,17 +89,22 @@ describe('Concurrency', () => {
 		expect(sandbox.counts().create).toBe(4);
 	});
 
-	it('without Continue On Fail: fails with the first failing item and starts nothing after it', async () => {
+	it('without Continue On Fail: bad input in the batch fails the node before anything is sent', async () => {
 		slowCreates(100);
 		const items = [...emails(3), { email: 'bad' }, ...emails(8).slice(4)];
 		const { run } = await runNode(sandbox, create({ concurrency: 2 }), { items });
 		expect(run.error?.message).toBe('Item 3: "bad" is not a valid email address: it has no "@"');
-		// Items 0-2 ran, item 3 failed before its call; at most the one item in flight beside it ran too.
-		expect(sandbox.counts().create).toBeGreaterThanOrEqual(3);
-		expect(sandbox.counts().create).toBeLessThanOrEqual(4);
-		// Once the calls in flight are answered, nothing more was sent.
-		while (inFlight.now > 0) await new Promise((resolve) => setTimeout(resolve, 20));
-		expect(sandbox.counts().create).toBeLessThanOrEqual(4);
+		expect(sandbox.counts().create).toBe(0);
+	});
+
+	it('without Continue On Fail: a call that fails mid-batch names the data requests already created', async () => {
+		sandbox.addFault({ type: 'error', status: 400, message: 'No entity with supplied ID', times: 1, match: { kind: 'create', path: '/v3/email/item2%40example.com/datarequest' } });
+		const { run } = await runNode(sandbox, create({ concurrency: 1 }), { items: emails(5) });
+		expect(run.error?.message).toBe('No entity with supplied ID');
+		const created = [...sandbox.dataRequests.values()].map((r) => (r as { id: string }).id);
+		expect(created).toHaveLength(2);
+		expect(run.error?.description).toContain(`item 0: ${created[0]}, item 1: ${created[1]}.`);
+		expect(sandbox.counts().create).toBe(3);
 	});
 
 	it('reads every item before sending: an expression that fails on one item fails that item only, in its place', async () => {
@@ -115,8 +120,8 @@ describe('Concurrency', () => {
 
 		const failing = await runNode(sandbox, parameters, { items });
 		expect(failing.run.error).toBeDefined();
-		// Item 0 was sent before item 1's turn came; item 2 (after the failure) never was.
-		expect(sandbox.counts().create).toBe(2 + 1);
+		// Without Continue On Fail, the bad item fails the node before anything is sent.
+		expect(sandbox.counts().create).toBe(2);
 	});
 
 	it('honours a 429: the item waits for Retry-After and succeeds, the others keep their order', async () => {

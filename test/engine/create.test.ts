@@ -15,7 +15,7 @@ beforeEach(() => {
 	sandbox.setOptions({ idStyle: 'x-created', idFormat: 'numeric' });
 });
 
-const createEmail = (email: string, report = '') => ({ operation: 'create', subjectType: 'email', email, report });
+const createEmail = (email: string, report = '') => ({ operation: 'create', subjectType: 'email', subject: email, report });
 
 describe('Create', () => {
 	it('creates a data request for an email address and returns id, subject and GDPR due date', async () => {
@@ -34,13 +34,35 @@ describe('Create', () => {
 	});
 
 	it.each([
-		['profile', 'profileId', '4711'],
-		['subprofile', 'subprofileId', '815'],
+		['profile', 'subject', '4711'],
+		['subprofile', 'subject', '815'],
 	])('creates a data request for a %s', async (subjectType, parameter, value) => {
 		const { output } = await runNode(sandbox, { operation: 'create', subjectType, [parameter]: value });
 		expect(output![0].json).toMatchObject({ subjectType, subject: value });
 		expect(dataRequestOf(sandbox, output![0].json.id as string)).toMatchObject({ type: subjectType });
 		expect(sandbox.requests.map((r) => r.path)).toContain(`/v3/${subjectType}/${value}/datarequest`);
+	});
+
+	it('takes the subject type per item from an expression: one list mixes emails and ids', async () => {
+		const items = [
+			{ type: 'email', who: 'mixed@example.com' },
+			{ type: 'profile', who: '4711' },
+			{ type: 'Subprofile', who: '815' },
+			{ type: 'customer', who: '1' },
+		];
+		const parameters = { operation: 'create', subjectType: '={{ $json.type }}', subject: '={{ $json.who }}' };
+		const { output } = await runNode(sandbox, parameters, { items, continueOnFail: true });
+		expect(output!.map((item) => item.json.subjectType ?? item.json.error)).toEqual([
+			'email',
+			'profile',
+			'subprofile',
+			'Item 3: The subject type "customer" is not one of email, profile, subprofile',
+		]);
+		expect(sandbox.requests.map((r) => r.path).sort()).toEqual([
+			'/v3/email/mixed%40example.com/datarequest',
+			'/v3/profile/4711/datarequest',
+			'/v3/subprofile/815/datarequest',
+		]);
 	});
 
 	it.each(['x-created', 'x-location', 'location', 'json', 'text'])(
@@ -105,8 +127,8 @@ describe('Create', () => {
 	it.each([
 		[createEmail('not-an-email'), 'Item 0: "not-an-email" is not a valid email address: it has no "@"'],
 		[createEmail('a@b.com', 'javascript:alert(1)'), 'Item 0: The report target "javascript:alert(1)" is not usable'],
-		[{ operation: 'create', subjectType: 'profile', profileId: '12a' }, 'Item 0: The profile ID "12a" is not a whole number'],
-		[{ operation: 'create', subjectType: 'subprofile', subprofileId: '-1' }, 'Item 0: The subprofile ID "-1"'],
+		[{ operation: 'create', subjectType: 'profile', subject: '12a' }, 'Item 0: The profile ID "12a" is not a whole number'],
+		[{ operation: 'create', subjectType: 'subprofile', subject: '-1' }, 'Item 0: The subprofile ID "-1"'],
 	])('refuses bad input before sending anything (%j)', async (parameters, message) => {
 		const { run } = await runNode(sandbox, parameters);
 		expect(run.error?.message).toContain(message);
@@ -131,7 +153,7 @@ describe('Create', () => {
 	});
 
 	it("reports Copernica's own message for an unknown profile", async () => {
-		const { run } = await runNode(sandbox, { operation: 'create', subjectType: 'profile', profileId: '999999' });
+		const { run } = await runNode(sandbox, { operation: 'create', subjectType: 'profile', subject: '999999' });
 		expect(run.error?.message).toBe('No entity with supplied ID');
 		expect((run.error as unknown as { httpCode: string }).httpCode).toBe('400');
 	});

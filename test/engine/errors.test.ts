@@ -18,7 +18,7 @@ beforeEach(() => {
 	sandbox.clearFaults();
 });
 
-const create = { operation: 'create', subjectType: 'email', email: 'someone@example.com' };
+const create = { operation: 'create', subjectType: 'email', subject: 'someone@example.com' };
 const get = { operation: 'get', requestId: '12' };
 
 async function closedPort(): Promise<number> {

@@ -27,7 +27,7 @@ beforeEach(() => {
 
 /** A request created directly in the sandbox state, so that only Get's calls are counted. */
 async function createRequest(email: string): Promise<string> {
-	const { output } = await runNode(sandbox, { operation: 'create', subjectType: 'email', email });
+	const { output } = await runNode(sandbox, { operation: 'create', subjectType: 'email', subject: email });
 	sandbox.requests.length = 0;
 	return output![0].json.id as string;
 }
@@ -44,12 +44,20 @@ function statusTimes(): number[] {
 	return times.map((t) => (t - times[0]) / 1000);
 }
 
-const waitingGet = (requestId: string, options: INodeParameters = {}, extra: INodeParameters = {}): INodeParameters => ({
-	operation: 'get',
-	requestId,
-	...extra,
-	options: { waitForFile: true, ...options },
-});
+/** Get with Wait for File; `settings` are its own (maxWaitSeconds, onTimeout), the rest is Options. */
+const waitingGet = (requestId: string, settings: INodeParameters = {}, extra: INodeParameters = {}): INodeParameters => {
+	const { maxWaitSeconds, onTimeout, ...options } = settings;
+	return {
+		operation: 'get',
+		requestId,
+		returnAs: 'json',
+		waitForFile: true,
+		...(maxWaitSeconds !== undefined ? { maxWaitSeconds } : {}),
+		...(onTimeout !== undefined ? { onTimeout } : {}),
+		...extra,
+		options,
+	};
+};
 
 describe('Get: Wait for File', () => {
 	it('T = 0 s: one status call and the download', async () => {

@@ -24,11 +24,11 @@ beforeEach(() => {
 });
 
 async function create(email: string): Promise<string> {
-	const { output } = await runNode(sandbox, { operation: 'create', subjectType: 'email', email });
+	const { output } = await runNode(sandbox, { operation: 'create', subjectType: 'email', subject: email });
 	return output![0].json.id as string;
 }
 
-const get = (requestId: string, extra = {}) => ({ operation: 'get', requestId, ...extra });
+const get = (requestId: string, extra = {}) => ({ operation: 'get', requestId, returnAs: 'json', ...extra });
 
 describe('Get', () => {
 	it('says "pending" while the file is assembled, with the bytes so far', async () => {
@@ -48,13 +48,26 @@ describe('Get', () => {
 		expect(json).toMatchObject({ id, status: 'available', info: { type: 'email', id: "o'brien+test@example.com" } });
 		expect(Array.isArray(json.data)).toBe(true);
 		expect((json.data as unknown[]).length).toBeGreaterThan(0);
+		// The summary is there in JSON mode too
+		expect(json.summary).toMatchObject({ groups: (json.data as unknown[]).length });
 		const counts = sandbox.counts();
 		expect(counts.status).toBe(1);
 		expect(counts.data).toBe(1);
 	});
 
+	it('by default keeps the file in the binary store, named after the request, and only a summary in the item', async () => {
+		const id = await create('minimal@example.com');
+		const { output } = await runNode(sandbox, { operation: 'get', requestId: id, binaryPropertyName: '' });
+		const item = output![0];
+		expect(item.json.data).toBeUndefined();
+		expect(item.json.summary).toMatchObject({ groups: expect.any(Number) });
+		// An empty "Put Output File in Field" falls back to "data"
+		expect(Object.keys(item.binary!)).toEqual(['data']);
+		expect(item.binary!.data.fileName).toBe(`copernica-data-request-${id}.json`);
+	});
+
 	it.each(['default', 'filesystem'] as const)(
-		'returns the file as binary data.json with a summary (%s binary mode)',
+		'returns the file as a binary file with a summary (%s binary mode)',
 		async (binaryDataMode) => {
 			sandbox.setOptions({ fileSize: 300_000 });
 			const id = await create('binary@example.com');
@@ -64,7 +77,7 @@ describe('Get', () => {
 			const item = output![0];
 			expect(item.json).toMatchObject({ id, status: 'available', info: { type: 'email', id: 'binary@example.com' } });
 			const binary = item.binary!.file;
-			expect(binary).toMatchObject({ fileName: 'data.json', mimeType: 'application/json' });
+			expect(binary).toMatchObject({ fileName: `copernica-data-request-${id}.json`, mimeType: 'application/json' });
 			// filesystem mode keeps only a reference in the item; default mode holds the bytes
 			expect(Boolean(binary.id)).toBe(binaryDataMode === 'filesystem');
 			const bytes = await getBinaryBuffer(binary);
@@ -119,6 +132,58 @@ describe('Get', () => {
 		expect(expired.message).toContain('unknown, or the file has expired');
 		const unknown = (await runNode(sandbox, get('424242424'))).output![0].json;
 		expect(unknown).toMatchObject({ id: '424242424', status: 'not available' });
+	});
+
+	it('with "Fail If Not Available": an unknown id fails the item, with Continue On Fail the error is its output', async () => {
+		const parameters = get('424242424', { options: { failIfNotAvailable: true } });
+		const { run } = await runNode(sandbox, parameters);
+		expect(run.error?.message).toBe('Data request 424242424: Copernica has no file for this ID: the ID is unknown, or the file has expired');
+		const { output } = await runNode(sandbox, parameters, { continueOnFail: true });
+		expect(output![0]).toMatchObject({ json: { error: run.error?.message }, pairedItem: { item: 0 } });
+		// A pending file is not "not available": no error
+		sandbox.setOptions({ readyAfterMs: 3_600_000 });
+		const id = await create('later@example.com');
+		expect((await runNode(sandbox, get(id, { options: { failIfNotAvailable: true } }))).output![0].json.status).toBe('pending');
+	});
+
+	describe('"not available" only on evidence: every combination of /status, /data and the bare form', () => {
+		const forms = [true, false].flatMap((statusEndpoint) =>
+			[true, false].flatMap((dataEndpoint) => [true, false].map((bareEndpoint) => ({ statusEndpoint, dataEndpoint, bareEndpoint }))),
+		);
+		const name = (f: (typeof forms)[number]) =>
+			Object.entries(f).map(([k, v]) => `${k.replace('Endpoint', '')} ${v ? 'yes' : 'no'}`).join(', ');
+		describe.each([true, false])('error answers with messages: %s', (errorMessages) => {
+			it.each(forms.map((f) => [name(f), f] as const))('%s', async (_name, form) => {
+				sandbox.setOptions({ ...form, errorMessages, readyAfterMs: 3_600_000 });
+				const id = await create('evidence@example.com');
+				// While the file is built: never "not available"
+				expect((await runNode(sandbox, get(id))).output![0].json.status).toBe('pending');
+				// An unknown id: "not available" only when Copernica says so
+				const evidence = form.statusEndpoint || (errorMessages && (form.dataEndpoint || form.bareEndpoint));
+				expect((await runNode(sandbox, get('424242424'))).output![0].json.status).toBe(evidence ? 'not available' : 'pending');
+				// Ready: the file, wherever the server offers it
+				sandbox.makeReady(id);
+				const ready = (await runNode(sandbox, get(id))).output![0].json;
+				expect(ready.status).toBe(form.dataEndpoint || form.bareEndpoint ? 'available' : 'pending');
+			});
+		});
+	});
+
+	it('a download that breaks off part-way is dropped and asked for again as a whole', async () => {
+		sandbox.setOptions({ fileSize: 200_000 });
+		const id = await create('cut@example.com');
+		sandbox.addFault({ type: 'cut-off', afterBytes: 50_000, times: 1, match: { kind: 'data' } });
+		const { run, output } = await runNode(sandbox, get(id, { returnAs: 'binary' }));
+		expect(run.error).toBeUndefined();
+		const bytes = await getBinaryBuffer(output![0].binary!.data);
+		expect(JSON.parse(bytes.toString('utf8')).info.id).toBe('cut@example.com');
+		expect(sandbox.counts().data).toBe(2);
+
+		sandbox.addFault({ type: 'cut-off', afterBytes: 50_000, times: Infinity, match: { kind: 'data' } });
+		const failed = await runNode(sandbox, get(id, { returnAs: 'binary', options: { retries: 1 } }));
+		expect(failed.run.error?.message).toMatch(/^The download of the file broke off after \d+ bytes/);
+		expect(failed.run.error?.description).toContain('Tried 2 times');
+		expect(sandbox.counts().data).toBe(2 + 2);
 	});
 
 	it('refuses an empty or malformed request id before any call', async () => {

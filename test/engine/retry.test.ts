@@ -27,7 +27,7 @@ beforeEach(() => {
 const create = (options: object = {}) => ({
 	operation: 'create',
 	subjectType: 'email',
-	email: 'someone@example.com',
+	subject: 'someone@example.com',
 	options: { timeout: 1, ...options },
 });
 const get = (options: object = {}) => ({ operation: 'get', requestId: '12', options: { timeout: 1, ...options } });

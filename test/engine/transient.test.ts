@@ -26,7 +26,7 @@ it(
 		const started = Date.now();
 		const { run, output } = await runNode(
 			sandbox,
-			{ operation: 'create', subjectType: 'email', email: '={{ $json.email }}' },
+			{ operation: 'create', subjectType: 'email', subject: '={{ $json.email }}' },
 			{ items: Array.from({ length: ITEMS }, (_, index) => ({ email: emailOf(index) })), continueOnFail: true },
 		);
 		const seconds = (Date.now() - started) / 1000;

@@ -33,6 +33,8 @@ const DEFAULTS = {
 	statusRetryAfter: undefined, // seconds: a "pending" status answer carries Retry-After: N
 	statusEndpoint: true, // false: /status answers 404 (servers without it)
 	dataEndpoint: true, // false: /data answers 404 (old servers: bare form only)
+	bareEndpoint: true, // false: the bare GET /datarequest/{id} answers 404 (newer servers without it)
+	errorMessages: true, // false: 404/400 answers about a request carry no body (no error message)
 	notReadyText: 'Data not available (yet)', // or 'Data not available (yet).' (the other product)
 	missingIds: ['999999'], // profile/subprofile ids that do not exist
 	invalidTokenStatus: 400,
@@ -124,7 +126,7 @@ function toJsonSafe(value) {
 /** A fault rule with defaults; accepts {match:{...}} or the match members at top level. */
 function normalizeRule(rule) {
 	if (!rule || typeof rule.type !== 'string') throw new Error('fault rule needs a type');
-	const types = ['error', 'invalid-token', 'rate-limit', 'unavailable', 'reset', 'slow', 'hang', 'echo-url'];
+	const types = ['error', 'invalid-token', 'rate-limit', 'unavailable', 'reset', 'slow', 'hang', 'echo-url', 'cut-off'];
 	if (!types.includes(rule.type)) throw new Error(`unknown fault type ${rule.type}`);
 	const match = { ...(rule.match || { method: rule.method, path: rule.path, kind: rule.kind }) };
 	if (match.pathRegex) match.path = new RegExp(match.pathRegex);
@@ -396,6 +398,7 @@ class Sandbox extends EventEmitter {
 
 		// Faults first: they stand for the network and load balancers in front of the API.
 		let resetAfter = false;
+		let cutOffAfter; // bytes of a file answer sent before the connection breaks
 		const rule = this.faults.find((f) => f.times > 0 && ruleMatches(f, req.method, pathname, r.kind));
 		if (rule) {
 			rule.times--;
@@ -403,6 +406,7 @@ class Sandbox extends EventEmitter {
 			entry.fault = rule.type;
 			if (rule.type === 'slow') await delay(rule.delayMs || 1000);
 			else if (rule.type === 'reset' && rule.after) resetAfter = true;
+			else if (rule.type === 'cut-off') cutOffAfter = rule.afterBytes ?? 1000;
 			else return this._fault(req, res, entry, rule);
 		} else if (r.api && this.options.transientFailureRate > 0 && this._random() < this.options.transientFailureRate) {
 			const type = ['rate-limit', 'unavailable', 'reset'][Math.floor(this._random() * 3)];
@@ -448,6 +452,17 @@ class Sandbox extends EventEmitter {
 		if (answer.file) {
 			entry.status = 200;
 			res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': answer.file.length });
+			if (cutOffAfter !== undefined) {
+				// A download that breaks off part-way: the headers promise the whole file.
+				const head = [];
+				let size = 0;
+				for (const chunk of answer.file.chunks()) {
+					head.push(Buffer.from(chunk));
+					size += chunk.length;
+					if (size >= cutOffAfter) break;
+				}
+				return res.write(Buffer.concat(head).subarray(0, cutOffAfter), () => setImmediate(() => req.socket.destroy()));
+			}
 			// pipeline: pull-based with backpressure, and ends the file stream if the client goes away.
 			return pipeline(answer.file.stream(), res, () => {});
 		}
@@ -547,9 +562,14 @@ class Sandbox extends EventEmitter {
 		}
 	}
 
+	/** An error answer about a request: with its message, or (errorMessages: false) with no body. */
+	_error(status, message) {
+		return this.options.errorMessages ? { status, body: { error: { message } } } : { status };
+	}
+
 	_status(id, entry) {
 		entry.id = id;
-		if (!this.options.statusEndpoint) return { status: 404, body: { error: { message: 'Unknown method' } } };
+		if (!this.options.statusEndpoint) return this._error(404, 'Unknown method');
 		const rec = this.dataRequests.get(id);
 		const state = rec ? this.stateOf(rec) : 'expired';
 		const status = { ready: 'available', pending: 'pending', expired: 'not available' }[state];
@@ -567,17 +587,16 @@ class Sandbox extends EventEmitter {
 
 	_data(id, kind, entry) {
 		entry.id = id;
-		if (kind === 'data' && !this.options.dataEndpoint) return { status: 404, body: { error: { message: 'Unknown method' } } };
+		if (kind === 'data' && !this.options.dataEndpoint) return this._error(404, 'Unknown method');
+		if (kind === 'bare' && !this.options.bareEndpoint) return this._error(404, 'Unknown method');
 		const rec = this.dataRequests.get(id);
 		const state = rec ? this.stateOf(rec) : 'unknown';
 		if (state === 'ready') return { file: this._plan(rec) };
 		if (state === 'pending') {
-			return kind === 'data'
-				? { status: 404, body: { error: { message: this.options.notReadyText } } }
-				: { status: 200, body: { data: this.options.notReadyText } };
+			return kind === 'data' ? this._error(404, this.options.notReadyText) : { status: 200, body: { data: this.options.notReadyText } };
 		}
 		const message = state === 'expired' ? 'Data request has expired' : 'Data request does not exist';
-		return { status: kind === 'data' ? 404 : 400, body: { error: { message } } };
+		return this._error(kind === 'data' ? 404 : 400, message);
 	}
 
 	// ---------------------------------------------------------------- reports

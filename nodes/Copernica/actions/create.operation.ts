@@ -3,24 +3,20 @@ import { NodeApiError } from 'n8n-workflow';
 
 import { addOneMonth } from '../helpers/dates';
 import { extractRequestId } from '../helpers/requestId';
-import { validateEmail, validateNumericId, validateReport } from '../helpers/validation';
+import { InvalidInputError, validateEmail, validateNumericId, validateReport } from '../helpers/validation';
 import { copernicaApiRequest } from '../transport';
 
 export type SubjectType = 'email' | 'profile' | 'subprofile';
 
 // Create and Wait asks for the same subject; only the report target is its own.
 const SUBJECT_OPERATIONS = ['create', 'createAndWait'];
-
-const showFor = (subjectType: SubjectType) => ({
-	show: { operation: SUBJECT_OPERATIONS, subjectType: [subjectType] },
-});
+const SUBJECT_TYPES: SubjectType[] = ['email', 'profile', 'subprofile'];
 
 export const description: INodeProperties[] = [
 	{
 		displayName: 'Subject Type',
 		name: 'subjectType',
 		type: 'options',
-		noDataExpression: true,
 		displayOptions: { show: { operation: SUBJECT_OPERATIONS } },
 		options: [
 			{
@@ -32,35 +28,19 @@ export const description: INodeProperties[] = [
 			{ name: 'Subprofile', value: 'subprofile', description: 'Everything Copernica holds for one subprofile ID' },
 		],
 		default: 'email',
-		description: 'Who the data subject is, as Copernica knows them',
+		description:
+			'Who the data subject is, as Copernica knows them. For a list that mixes email addresses and IDs, set it per item with an expression that gives email, profile or subprofile.',
 	},
 	{
-		displayName: 'Email',
-		name: 'email',
+		displayName: 'Data Subject',
+		name: 'subject',
 		type: 'string',
-		placeholder: 'name@email.com',
+		placeholder: 'e.g. name@example.com, or a profile ID such as 1234',
 		default: '',
 		required: true,
-		displayOptions: showFor('email'),
-		description: 'The data subject\'s email address, exactly as it is stored in Copernica',
-	},
-	{
-		displayName: 'Profile ID',
-		name: 'profileId',
-		type: 'string',
-		default: '',
-		required: true,
-		displayOptions: showFor('profile'),
-		description: 'The numeric ID of the profile in Copernica',
-	},
-	{
-		displayName: 'Subprofile ID',
-		name: 'subprofileId',
-		type: 'string',
-		default: '',
-		required: true,
-		displayOptions: showFor('subprofile'),
-		description: 'The numeric ID of the subprofile in Copernica',
+		displayOptions: { show: { operation: SUBJECT_OPERATIONS } },
+		description:
+			'The person the data request is for: their email address exactly as Copernica stores it, or the numeric profile or subprofile ID, as Subject Type says',
 	},
 	{
 		displayName: 'Report',
@@ -70,23 +50,26 @@ export const description: INodeProperties[] = [
 		placeholder: 'Trigger URL or email address',
 		displayOptions: { show: { operation: ['create'] } },
 		description:
-			'Where Copernica delivers the file when it is ready. A web address (such as the production URL of a Copernica Data Request Trigger) receives it as an HTTP POST; an email address receives it by mail. Leave empty to fetch the file later with the Get operation.',
+			'Where Copernica delivers the file when it is ready. A web address (the production URL of a Copernica Data Request Trigger) receives it as an HTTP POST; an email address receives it by mail. Leave empty to fetch the file later with the Get operation.',
 	},
 ];
 
 /** The data subject of an item as the parameters give it, checked before any call is made. */
 export function subjectFor(this: IExecuteFunctions, itemIndex: number): Subject {
-	const subjectType = this.getNodeParameter('subjectType', itemIndex) as SubjectType;
+	const given = this.getNodeParameter('subjectType', itemIndex);
+	const subjectType = typeof given === 'string' ? (given.trim().toLowerCase() as SubjectType) : given;
+	const value = this.getNodeParameter('subject', itemIndex);
 	switch (subjectType) {
 		case 'email':
-			return { subjectType, subject: validateEmail(this.getNodeParameter('email', itemIndex)) };
+			return { subjectType, subject: validateEmail(value) };
 		case 'profile':
-			return { subjectType, subject: validateNumericId(this.getNodeParameter('profileId', itemIndex), 'The profile ID') };
+			return { subjectType, subject: validateNumericId(value, 'The profile ID') };
 		case 'subprofile':
-			return {
-				subjectType,
-				subject: validateNumericId(this.getNodeParameter('subprofileId', itemIndex), 'The subprofile ID'),
-			};
+			return { subjectType, subject: validateNumericId(value, 'The subprofile ID') };
+		default:
+			throw new InvalidInputError(
+				`The subject type ${JSON.stringify(given)} is not one of ${SUBJECT_TYPES.join(', ')}`,
+			);
 	}
 }
 

@@ -19,9 +19,9 @@ import type {
 } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
 
-import { digestMatches, secretMatches } from '../intake/authenticity';
-import { readReportBody } from '../intake/reportBody';
-import { DataFileScanner, isFileOf, summarizeDataFile } from '../helpers/dataFile';
+import { isFileOf } from '../helpers/dataFile';
+import { binaryPropertyOf, DEFAULT_RETURN_AS, fileNameFor, type ReturnAs } from '../helpers/fileParameters';
+import { fileItem, isRefusal, receiveReport, refuse, secretMatches } from '../intake';
 import { RESUME_CHECK_PARAMETER, resumeCheck, withQueryParameter } from '../helpers/resumeUrl';
 import { validateReport } from '../helpers/validation';
 import { CREDENTIAL_TYPE } from '../transport';
@@ -32,7 +32,7 @@ export const OPERATION = 'createAndWait';
 export const description: INodeProperties[] = [
 	{
 		displayName:
-			'Copernica posts the file to this execution\'s resume URL, so n8n must be reachable from the internet at its public URL (the WEBHOOK_URL setting). The execution waits without using a worker, also across restarts; if no file arrives within the maximum wait (see Options), it continues with status "pending" and the request ID, for a Get to finish the job.',
+			'This execution pauses until Copernica has assembled the file, then goes on with it: minutes to hours, without using a worker, also across restarts. If no file arrives in time (Options), it goes on with status "pending" and the request ID, for a Get to finish the job. Technical detail: Copernica posts the file to this execution\'s resume URL, so n8n must be reachable from the internet at its public URL (the WEBHOOK_URL setting).',
 		name: 'createAndWaitNotice',
 		type: 'notice',
 		default: '',
@@ -53,14 +53,6 @@ interface PendingRequest extends IDataObject {
 	status: 'pending';
 	waitingUntil: string;
 }
-
-type RawRequest = {
-	body?: unknown;
-	rawBody?: Buffer;
-	readRawBody?: () => Promise<void>;
-	headers: Record<string, string | string[] | undefined>;
-	query: Record<string, unknown>;
-};
 
 /** The key of the check value: the Copernica token, which only this credential's owner has. */
 async function checkKey(context: IExecuteFunctions | IWebhookFunctions, itemIndex?: number): Promise<string> {
@@ -136,73 +128,37 @@ export async function webhook(this: IWebhookFunctions): Promise<IWebhookResponse
 		return await receive.call(this);
 	} catch (error) {
 		// n8n would end the waiting execution with this error: answer instead, and keep waiting.
-		return refuse(this, 500, `The file could not be taken in: ${(error as Error).message}`);
+		return refuse(this, { status: 500, reason: `The file could not be taken in: ${(error as Error).message}` });
 	}
-}
-
-/** Answers the caller with an error; no workflow data, so the execution keeps waiting. */
-function refuse(context: IWebhookFunctions, status: number, reason: string): IWebhookResponseData {
-	const response = context.getResponseObject();
-	if (!response.headersSent) response.status(status).json({ error: reason });
-	return { noWebhookResponse: true };
 }
 
 async function receive(this: IWebhookFunctions): Promise<IWebhookResponseData> {
-	const request = this.getRequestObject() as unknown as RawRequest;
 	const waiting = this.getNodeParameter('operation', '') === OPERATION ? waitingFor(this) : undefined;
-	if (waiting === undefined) return refuse(this, 404, 'This execution is not waiting for a Copernica data request file');
-
-	const expected = resumeCheck(await checkKey(this), checkParts(this, waiting.subjectType, waiting.subject));
-	if (!secretMatches(request.query[RESUME_CHECK_PARAMETER], expected)) {
-		return refuse(this, 401, `Missing or wrong ${RESUME_CHECK_PARAMETER}`);
+	if (waiting === undefined) {
+		return refuse(this, { status: 404, reason: 'This execution is not waiting for a Copernica data request file' });
 	}
-
-	const declaredLength = Number(request.headers['content-length']);
-	if (declaredLength > MAX_BODY_BYTES) return refuse(this, 413, 'The body is larger than 256 MB');
-	if (request.rawBody === undefined && typeof request.readRawBody === 'function') await request.readRawBody();
-	const rawBody = request.rawBody;
-	const contentLength = rawBody?.length ?? (Number.isFinite(declaredLength) ? declaredLength : 0);
-	if (rawBody !== undefined) {
-		const digestHeader = request.headers.digest;
-		const digestOk = digestMatches(Array.isArray(digestHeader) ? digestHeader[0] : digestHeader, rawBody);
-		if (digestOk === false) return refuse(this, 401, 'The Digest header does not match the body');
-	}
-
-	const report = readReportBody(request.body, rawBody);
-	if ('problem' in report) return refuse(this, 400, `Not a data request file: ${report.problem}`);
-	if (!isFileOf(report.file.info, waiting.subjectType, waiting.subject)) {
+	const received = await receiveReport.call(this, {
+		authenticate: async (query) => {
+			const expected = resumeCheck(await checkKey(this), checkParts(this, waiting.subjectType, waiting.subject));
+			return secretMatches(query[RESUME_CHECK_PARAMETER], expected) ? undefined : `Missing or wrong ${RESUME_CHECK_PARAMETER}`;
+		},
+		maxBytes: MAX_BODY_BYTES,
+	});
+	if (isRefusal(received)) return refuse(this, received);
+	if (!isFileOf(received.report.file.info, waiting.subjectType, waiting.subject)) {
 		// Not the person asked for: say so without echoing anyone's data.
-		return refuse(this, 400, 'This data request file is for another data subject than the one this execution waits for');
+		return refuse(this, {
+			status: 400,
+			reason: 'This data request file is for another data subject than the one this execution waits for',
+		});
 	}
 
 	const { status: _pending, waitingUntil: _until, ...requested } = waiting;
-	const found = {
-		...requested,
-		status: 'available',
-		info: { ...report.file.info },
-		receivedAt: new Date().toISOString(),
-		contentLength,
-	};
-	let item: INodeExecutionData;
-	if (this.getNodeParameter('returnAs', 'json') === 'binary') {
-		const bytes = report.bytes;
-		const scanner = new DataFileScanner();
-		scanner.write(bytes);
-		const binaryPropertyName = (this.getNodeParameter('binaryPropertyName', 'data') as string) || 'data';
-		item = {
-			json: { ...found, summary: scanner.result().summary },
-			binary: { [binaryPropertyName]: await this.helpers.prepareBinaryData(bytes, 'data.json', 'application/json') },
-			pairedItem: { item: 0 },
-		};
-	} else {
-		item = {
-			json: {
-				...found,
-				data: report.file.data as IDataObject[],
-				summary: summarizeDataFile(report.file, contentLength),
-			},
-			pairedItem: { item: 0 },
-		};
-	}
-	return { workflowData: [[item]], webhookResponse: { received: true } };
+	const item = await fileItem.call(this, received, {
+		returnAs: this.getNodeParameter('returnAs', DEFAULT_RETURN_AS) as ReturnAs,
+		binaryPropertyName: binaryPropertyOf(this.getNodeParameter('binaryPropertyName', '')),
+		fileName: fileNameFor(waiting.id),
+		json: { ...requested, status: 'available', receivedAt: new Date().toISOString() },
+	});
+	return { workflowData: [[{ ...item, pairedItem: { item: 0 } }]], webhookResponse: { received: true } };
 }

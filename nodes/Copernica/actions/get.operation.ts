@@ -1,15 +1,21 @@
 import type { IBinaryData, IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
-import { BINARY_ENCODING, NodeOperationError, sleep } from 'n8n-workflow';
+import type { JsonObject } from 'n8n-workflow';
+import { BINARY_ENCODING, NodeApiError, NodeOperationError, sleepWithAbort } from 'n8n-workflow';
 
 import { nextPollDelayMs, pollPolicyFromSeconds, type PollPolicy } from '../helpers/backoff';
-import { DataFileScanner, parseDataFile, type DataFile } from '../helpers/dataFile';
-import { parseRetryAfterMs } from '../helpers/retry';
-import { parseStatusAnswer, saysNotReadyYet, type StatusAnswer } from '../helpers/responseForms';
+import { DataFileScanner, parseDataFile, summarizeDataFile, type DataFile } from '../helpers/dataFile';
+import { isAgentTool } from '../helpers/agentTool';
+import { backoffDelayMs, DEFAULT_RETRIES, parseRetryAfterMs, retryCount } from '../helpers/retry';
+import { binaryPropertyOf, DEFAULT_RETURN_AS, fileNameFor, fileParameters, type ReturnAs } from '../helpers/fileParameters';
+import { parseStatusAnswer, saysNotAvailable, saysNotReadyYet, type StatusAnswer } from '../helpers/responseForms';
 import { validateRequestId } from '../helpers/validation';
 import { copernicaApiRequest, readErrorBody } from '../transport';
 
 // Create and Wait returns the file the same way when it arrives.
 const FILE_OPERATIONS = ['get', 'createAndWait'];
+const DEFAULT_MAX_WAIT_SECONDS = 300;
+// An AI agent waits for its tool's answer: Get waits no longer than this there.
+export const TOOL_MAX_WAIT_SECONDS = 60;
 
 export const description: INodeProperties[] = [
 	{
@@ -23,38 +29,47 @@ export const description: INodeProperties[] = [
 		description: 'The ID the Create operation returned',
 	},
 	{
-		displayName: 'Return File As',
-		name: 'returnAs',
-		type: 'options',
-		displayOptions: { show: { operation: FILE_OPERATIONS } },
-		options: [
-			{
-				name: 'JSON',
-				value: 'json',
-				description: 'The file\'s "info" and "data" in the item, ready for the next node',
-			},
-			{
-				name: 'Binary File',
-				value: 'binary',
-				description: 'The file itself, to attach to a ticket or a reply; the item gets only a summary. Use this for large files.',
-			},
-		],
-		default: 'json',
-		description: 'How the file is returned once Copernica has it ready. Until then the item says "pending".',
+		displayName: 'Wait for File',
+		name: 'waitForFile',
+		type: 'boolean',
+		default: false,
+		displayOptions: { show: { operation: ['get'] } },
+		description:
+			'Whether to keep checking until the file is ready, instead of answering "pending" at once. Every check is an API call that Copernica counts, so checks are spaced out: 1 second, then each wait twice the one before, up to the maximum check interval (Options).',
 	},
 	{
-		displayName: 'Put Output File in Field',
-		name: 'binaryPropertyName',
-		type: 'string',
-		default: 'data',
-		required: true,
-		displayOptions: { show: { operation: FILE_OPERATIONS, returnAs: ['binary'] } },
-		hint: 'The name of the output binary field to put the file in',
+		displayName: 'Stop Checking After (Seconds)',
+		name: 'maxWaitSeconds',
+		type: 'number',
+		typeOptions: { minValue: 0 },
+		default: DEFAULT_MAX_WAIT_SECONDS,
+		displayOptions: { show: { operation: ['get'], waitForFile: [true] } },
+		description:
+			'How long to keep checking. The execution stays busy all that time; for files that take hours, use Create and Wait or the trigger instead. As an AI agent\'s tool, Get checks for at most 60 seconds.',
 	},
+	{
+		displayName: 'When Time Runs Out',
+		name: 'onTimeout',
+		type: 'options',
+		options: [
+			{
+				name: 'Return "Pending"',
+				value: 'returnPending',
+				description: 'Output the item with status "pending", like Get without waiting',
+			},
+			{
+				name: 'Fail',
+				value: 'error',
+				description: 'Fail the item (or, with Continue On Fail, output the error)',
+			},
+		],
+		default: 'returnPending',
+		displayOptions: { show: { operation: ['get'], waitForFile: [true] } },
+		description: 'What to do when the file is still not ready when checking stops',
+	},
+	...fileParameters({ operation: FILE_OPERATIONS }),
 ];
 
-const DEFAULT_MAX_WAIT_SECONDS = 300;
-const FILE_NAME = 'data.json';
 const READ_BACK_CHUNK_BYTES = 1024 * 1024;
 const MIME_TYPE = 'application/json';
 
@@ -100,6 +115,7 @@ async function fetchWithoutStatus(
 		data = await getText.call(this, requestPath(id, '/data'), itemIndex, [404]);
 		if (data.statusCode < 400) return { status: 'available', text: data.text };
 		if (saysNotReadyYet(data.text)) return { status: 'pending' };
+		if (saysNotAvailable(data.text)) return { status: 'not available' };
 	}
 	const bare = await getText.call(this, requestPath(id), itemIndex, [404]);
 	if (bare.statusCode < 400) {
@@ -107,7 +123,8 @@ async function fetchWithoutStatus(
 		if (data !== undefined) form.dataEndpoint = false;
 		return saysNotReadyYet(bare.text) ? { status: 'pending' } : { status: 'available', text: bare.text };
 	}
-	return { status: 'not available' };
+	// "not available" only when Copernica says so; a 404 that names nothing may be a file not built yet.
+	return { status: saysNotAvailable(bare.text) ? 'not available' : 'pending' };
 }
 
 /** One look at the request: /status where the server has it, the older forms otherwise. */
@@ -132,14 +149,16 @@ interface WaitOptions {
 	policy: PollPolicy;
 }
 
-/** The "Wait for File" options of an item, or undefined when Get answers at once. */
+/** The "Wait for File" settings of an item, or undefined when Get answers at once. */
 function waitOptionsOf(this: IExecuteFunctions, itemIndex: number): WaitOptions | undefined {
+	if (this.getNodeParameter('waitForFile', itemIndex, false) !== true) return undefined;
 	const options = this.getNodeParameter('options', itemIndex, {}) as IDataObject;
-	if (options.waitForFile !== true) return undefined;
-	const seconds = Number(options.maxWaitSeconds ?? DEFAULT_MAX_WAIT_SECONDS);
+	const asked = Number(this.getNodeParameter('maxWaitSeconds', itemIndex, DEFAULT_MAX_WAIT_SECONDS));
+	let seconds = Number.isFinite(asked) && asked >= 0 ? asked : DEFAULT_MAX_WAIT_SECONDS;
+	if (isAgentTool(this)) seconds = Math.min(seconds, TOOL_MAX_WAIT_SECONDS);
 	return {
-		maxWaitMs: Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : DEFAULT_MAX_WAIT_SECONDS * 1000,
-		onTimeout: options.onTimeout === 'error' ? 'error' : 'returnPending',
+		maxWaitMs: seconds * 1000,
+		onTimeout: this.getNodeParameter('onTimeout', itemIndex, 'returnPending') === 'error' ? 'error' : 'returnPending',
 		policy: pollPolicyFromSeconds(options.pollIntervalSeconds, options.maxPollIntervalSeconds),
 	};
 }
@@ -161,18 +180,25 @@ async function waitForFile(this: IExecuteFunctions, id: string, itemIndex: numbe
 			wait.policy,
 		);
 		if (delay === undefined || cancelled(this)) return { ...done, timedOut: true };
-		await sleep(delay);
+		await sleepUnlessCancelled(this, delay);
 		if (cancelled(this)) return { ...done, waitedMs: Date.now() - started, timedOut: true };
 	}
 }
 
 const cancelled = (context: IExecuteFunctions) => context.getExecutionCancelSignal?.()?.aborted === true;
 
+/** Sleeps, but returns at once when the execution is cancelled (the caller then stops). */
+async function sleepUnlessCancelled(context: IExecuteFunctions, ms: number): Promise<void> {
+	try {
+		await sleepWithAbort(ms, context.getExecutionCancelSignal?.());
+	} catch {
+		// Cancelled: the caller sees it and stops calling Copernica.
+	}
+}
+
 export async function execute(this: IExecuteFunctions, itemIndex: number): Promise<INodeExecutionData> {
 	const id = validateRequestId(this.getNodeParameter('requestId', itemIndex));
-	const returnAs = this.getNodeParameter('returnAs', itemIndex, 'json') as 'json' | 'binary';
-	const binaryPropertyName =
-		returnAs === 'binary' ? (this.getNodeParameter('binaryPropertyName', itemIndex, 'data') as string) : '';
+	const returnAs = this.getNodeParameter('returnAs', itemIndex, DEFAULT_RETURN_AS) as ReturnAs;
 	const wait = waitOptionsOf.call(this, itemIndex);
 
 	const fetched: Waited = wait
@@ -187,14 +213,21 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 				`The file of data request ${id} was not ready within ${wait.maxWaitMs / 1000} seconds`,
 				{
 					itemIndex,
-					description: `Copernica is still assembling it (checked ${fetched.checks} times). Run Get again later, raise "Maximum Wait", or use Create and Wait, which waits for Copernica's report without occupying n8n.`,
+					description: `Copernica is still assembling it (checked ${fetched.checks} times). Run Get again later, raise "Stop Checking After", or use Create and Wait, which waits for Copernica's report without occupying n8n.`,
 				},
 			);
 		}
 		const json: IDataObject = { id, status: fetched.status };
 		if (fetched.availableBytes !== undefined) json.availableBytes = fetched.availableBytes;
 		if (fetched.status === 'not available') {
-			json.message = 'Copernica has no file for this ID: the ID is unknown, or the file has expired. Create a new data request.';
+			const message = 'Copernica has no file for this ID: the ID is unknown, or the file has expired';
+			if (this.getNodeParameter('options.failIfNotAvailable', itemIndex, false) === true) {
+				throw new NodeOperationError(this.getNode(), `Data request ${id}: ${message}`, {
+					itemIndex,
+					description: 'Check the ID (the one Create returned), or create a new data request.',
+				});
+			}
+			json.message = `${message}. Create a new data request.`;
 		}
 		Object.assign(json, waitSummary(fetched));
 		return { json, pairedItem };
@@ -205,20 +238,28 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		if (text === undefined) return { json: { id, status: 'pending' }, pairedItem };
 		const file = fileFrom.call(this, text, itemIndex);
 		return {
-			json: { id, status: 'available', info: { ...file.info }, data: file.data as never, ...waitSummary(fetched) },
+			json: {
+				id,
+				status: 'available',
+				info: { ...file.info },
+				data: file.data as never,
+				summary: summarizeDataFile(file, Buffer.byteLength(text, 'utf8')),
+				...waitSummary(fetched),
+			},
 			pairedItem,
 		};
 	}
 
+	const fileName = fileNameFor(id);
 	const downloaded = fetched.text !== undefined
-		? { binary: await this.helpers.prepareBinaryData(Buffer.from(fetched.text, 'utf8'), FILE_NAME, MIME_TYPE) }
-		: await downloadBinary.call(this, id, itemIndex);
+		? { binary: await this.helpers.prepareBinaryData(Buffer.from(fetched.text, 'utf8'), fileName, MIME_TYPE) }
+		: await downloadBinary.call(this, id, itemIndex, fileName);
 	if (downloaded === undefined) return { json: { id, status: 'pending' }, pairedItem };
 	const { binary } = downloaded;
 	const { info, summary } = await scanBinary.call(this, binary, itemIndex, downloaded.scanned);
 	return {
 		json: { id, status: 'available', info: { ...info }, summary, ...waitSummary(fetched) },
-		binary: { [binaryPropertyName]: binary },
+		binary: { [binaryPropertyOf(this.getNodeParameter('binaryPropertyName', itemIndex, ''))]: binary },
 		pairedItem,
 	};
 }
@@ -245,12 +286,43 @@ type Mappable = { map?: (passOn: (chunk: Buffer) => Buffer) => unknown };
  * scans it on the way: readable.map hands every chunk to the scanner and on, unchanged, so the
  * stored file is not read a second time (that read-back made a 100 MB Get take about 75% longer,
  * bench/RESULTS.md). A stream without map() is scanned after storing.
+ * A download that breaks off part-way is dropped and asked for again as a whole, like any failed
+ * read (Options > Retries).
  */
 async function downloadBinary(
 	this: IExecuteFunctions,
 	id: string,
 	itemIndex: number,
+	fileName: string,
 ): Promise<{ binary: IBinaryData; scanned?: DataFileScanner } | undefined> {
+	const retries = retryCount(this.getNodeParameter('options.retries', itemIndex, DEFAULT_RETRIES));
+	for (let tries = 1; ; tries++) {
+		const downloaded = await downloadBinaryOnce.call(this, id, itemIndex, fileName);
+		if (downloaded === undefined || !('broken' in downloaded)) return downloaded;
+		const { bytes, code } = downloaded.broken;
+		if (tries > retries || cancelled(this)) {
+			const message = `The download of the file broke off after ${bytes} bytes${code ? ` (${code})` : ''}`;
+			const attempts = tries > 1 ? ` Tried ${tries} times.` : '';
+			throw new NodeApiError(this.getNode(), { message } as JsonObject, {
+				message,
+				description: `The connection to Copernica was lost while the file was being downloaded; the part received was dropped.${attempts} Run the item again; for very large files, consider the Base URL https://rest.copernica.com, which Copernica recommends for downloads.`,
+				itemIndex,
+			});
+		}
+		this.logger.debug(`Copernica: a file download broke off (${code ?? 'stream error'}); retry ${tries} of ${retries}`);
+		await sleepUnlessCancelled(this, backoffDelayMs(tries));
+	}
+}
+
+type Downloaded = { binary: IBinaryData; scanned?: DataFileScanner } | { broken: { bytes: number; code?: string } };
+
+/** One GET of /data into the binary store; a body stream that fails part-way comes back as `broken`. */
+async function downloadBinaryOnce(
+	this: IExecuteFunctions,
+	id: string,
+	itemIndex: number,
+	fileName: string,
+): Promise<Downloaded | undefined> {
 	const response = await copernicaApiRequest.call(
 		this,
 		{ method: 'GET', path: requestPath(id, '/data'), encoding: 'stream', acceptStatuses: [404] },
@@ -261,18 +333,26 @@ async function downloadBinary(
 		const text = await downloadText.call(this, id, itemIndex);
 		return text === undefined
 			? undefined
-			: { binary: await this.helpers.prepareBinaryData(Buffer.from(text, 'utf8'), FILE_NAME, MIME_TYPE) };
+			: { binary: await this.helpers.prepareBinaryData(Buffer.from(text, 'utf8'), fileName, MIME_TYPE) };
 	}
 	const body = response.body as Mappable;
-	if (typeof body.map !== 'function') {
-		return { binary: await this.helpers.prepareBinaryData(response.body as Buffer, FILE_NAME, MIME_TYPE) };
-	}
+	let bytes = 0;
+	const store = async (stream: unknown, scanned?: DataFileScanner): Promise<Downloaded> => {
+		try {
+			return { binary: await this.helpers.prepareBinaryData(stream as Buffer, fileName, MIME_TYPE), scanned };
+		} catch (error) {
+			const code = (error as { code?: unknown }).code;
+			return { broken: { bytes, code: typeof code === 'string' ? code : undefined } };
+		}
+	};
+	if (typeof body.map !== 'function') return await store(response.body);
 	const scanned = new DataFileScanner();
 	const passing = body.map((chunk) => {
+		bytes += chunk.length;
 		scanned.write(chunk);
 		return chunk;
 	});
-	return { binary: await this.helpers.prepareBinaryData(passing as Buffer, FILE_NAME, MIME_TYPE), scanned };
+	return await store(passing, scanned);
 }
 
 /**

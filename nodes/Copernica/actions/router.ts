@@ -6,6 +6,7 @@ import { InvalidInputError } from '../helpers/validation';
 import * as create from './create.operation';
 import * as createAndWait from './createAndWait.operation';
 import * as get from './get.operation';
+import { isAgentTool } from '../helpers/agentTool';
 
 type Operation = (this: IExecuteFunctions, itemIndex: number, prepared?: never) => Promise<INodeExecutionData>;
 /** Reads and checks an item's parameters; what it returns is handed to the operation. */
@@ -25,12 +26,24 @@ const preparers: Record<string, Prepare> = {
 	create: create.prepare,
 };
 
+/** The error an item's failure becomes: the node's own errors as they are, others named by item. */
+function itemError(context: IExecuteFunctions, caught: unknown, itemIndex: number): NodeApiError | NodeOperationError {
+	if (caught instanceof NodeApiError || caught instanceof NodeOperationError) return caught;
+	return new NodeOperationError(
+		context.getNode(),
+		caught instanceof InvalidInputError ? `Item ${itemIndex}: ${caught.message}` : (caught as Error),
+		{ itemIndex },
+	);
+}
+
 /**
  * Runs the chosen operation once per input item, up to the "Concurrency" option at once, and
- * outputs the results in input order. Bad input fails its item with a NodeOperationError that
- * names the item; with Continue On Fail every item still gives an output item (the error in place
- * of the result), so nothing is lost or silently skipped. Without it, the first failing item's
- * error stops the node: no new item starts, and items already in flight finish first.
+ * outputs the results in input order. With Continue On Fail every item gives an output item (the
+ * error in place of the result), so nothing is lost or silently skipped. Without it:
+ * - bad input fails the node before anything is sent, so a batch with one bad item creates
+ *   nothing (running it again after the fix makes no duplicates);
+ * - a failed call stops the node: no new item starts, items in flight finish, and the error lists
+ *   the data requests already created, so that none is lost.
  */
 export async function router(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 	const items = this.getInputData();
@@ -38,44 +51,64 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 	const run = operations[operation];
 	if (run === undefined) {
 		// n8n offers "Custom API Call" for every node with a credential; this node has none.
-		const hint =
-			operation === '__CUSTOM_API_CALL__'
-				? 'For other Copernica API calls, use an HTTP Request node with the Copernica API credential'
-				: 'Choose Create, Create and Wait or Get';
-		throw new NodeOperationError(this.getNode(), `The operation "${operation}" is not supported`, { description: hint });
+		if (operation === '__CUSTOM_API_CALL__') {
+			throw new NodeOperationError(this.getNode(), 'This node has no custom API call', {
+				description: 'For other Copernica API calls, use an HTTP Request node with the Copernica API credential.',
+			});
+		}
+		throw new NodeOperationError(this.getNode(), `The operation "${operation}" is not supported`, {
+			description: 'Choose Create, Create and Wait or Get.',
+		});
+	}
+	if (operation === 'createAndWait' && isAgentTool(this)) {
+		throw new NodeOperationError(this.getNode(), 'Create and Wait cannot run as an AI agent\'s tool', {
+			description:
+				'It pauses the whole execution until Copernica delivers the file, which an agent\'s tool call cannot do. Use Create, and Get later.',
+		});
 	}
 
+	const continueOnFail = this.continueOnFail();
 	const prepare = preparers[operation];
-	// A bad item's error is kept and thrown in its turn, so the order of events stays the same.
 	const prepared = items.map((_, itemIndex) => {
 		if (prepare === undefined) return undefined;
 		try {
 			return { value: prepare.call(this, itemIndex) };
 		} catch (error) {
+			if (!continueOnFail) throw itemError(this, error, itemIndex);
 			return { error };
 		}
 	});
+	const done: Array<INodeExecutionData | undefined> = [];
 	const concurrency = concurrencyLimit(this.getNodeParameter('options.concurrency', 0, DEFAULT_CONCURRENCY));
-	const output = await mapInOrder(items.length, concurrency, async (itemIndex): Promise<INodeExecutionData> => {
-		try {
-			const ready = prepared[itemIndex];
-			if (ready !== undefined && 'error' in ready) throw ready.error;
-			return await run.call(this, itemIndex, ready?.value as never);
-		} catch (caught) {
-			const error =
-				caught instanceof NodeApiError || caught instanceof NodeOperationError
-					? caught
-					: new NodeOperationError(
-							this.getNode(),
-							caught instanceof InvalidInputError ? `Item ${itemIndex}: ${caught.message}` : (caught as Error),
-							{ itemIndex },
-						);
-			if (!this.continueOnFail()) throw error;
-			return {
-				json: { error: error.message, ...(error.description ? { description: error.description } : {}) },
-				pairedItem: { item: itemIndex },
-			};
-		}
-	});
-	return [output];
+	try {
+		const output = await mapInOrder(items.length, concurrency, async (itemIndex): Promise<INodeExecutionData> => {
+			try {
+				const ready = prepared[itemIndex];
+				if (ready !== undefined && 'error' in ready) throw ready.error;
+				return (done[itemIndex] = await run.call(this, itemIndex, ready?.value as never));
+			} catch (caught) {
+				const error = itemError(this, caught, itemIndex);
+				if (!continueOnFail) throw error;
+				return {
+					json: { error: error.message, ...(error.description ? { description: error.description } : {}) },
+					pairedItem: { item: itemIndex },
+				};
+			}
+		});
+		return [output];
+	} catch (error) {
+		const failure = error as NodeApiError | NodeOperationError;
+		throw operation === 'create' ? withCreatedRequests(failure, done) : failure;
+	}
+}
+
+/** Adds to a failure the data requests that items before or beside it did create. */
+function withCreatedRequests(error: NodeApiError | NodeOperationError, done: Array<INodeExecutionData | undefined>) {
+	const created = done.flatMap((item, itemIndex) =>
+		item !== undefined && typeof item.json.id === 'string' ? [`item ${itemIndex}: ${item.json.id}`] : [],
+	);
+	if (created.length === 0) return error;
+	const list = `Already created (do not run these items again, or they are requested twice): ${created.join(', ')}.`;
+	error.description = error.description ? `${error.description} ${list}` : list;
+	return error;
 }

@@ -48,3 +48,23 @@ export function saysNotReadyYet(text: string): boolean {
 		(candidate) => typeof candidate === 'string' && candidate.trim().toLowerCase().startsWith(NOT_READY_PREFIX),
 	);
 }
+
+// Words with which an error names the request itself as unknown or expired. "Unknown method" or a
+// bare "Not found" name the endpoint, not the request, and are no evidence.
+const NOT_AVAILABLE_WORDS = /\b(expired|does not exist|doesn't exist|no such|no entity|unknown (data ?request|id))\b/i;
+
+/**
+ * True when an error answer says that the request is unknown or its file has expired: the only
+ * evidence, besides a /status "not available", that there is no file to wait for.
+ */
+export function saysNotAvailable(text: string): boolean {
+	const value = parseJson(text) as Record<string, unknown> | undefined;
+	const candidates: unknown[] = [];
+	if (value && typeof value === 'object') {
+		const error = value.error as Record<string, unknown> | string | undefined;
+		candidates.push(value.message, typeof error === 'object' ? error?.message : error);
+	} else {
+		candidates.push(text);
+	}
+	return candidates.some((candidate) => typeof candidate === 'string' && NOT_AVAILABLE_WORDS.test(candidate));
+}

@@ -13,8 +13,9 @@ import type {
 	IN8nHttpFullResponse,
 	JsonObject,
 } from 'n8n-workflow';
-import { NodeApiError, sleep } from 'n8n-workflow';
+import { NodeApiError, sleepWithAbort } from 'n8n-workflow';
 
+import { normalizeBaseUrl } from '../helpers/baseUrl';
 import { describeConnectionFailure, describeHttpFailure, type FailureText } from '../helpers/failure';
 import { redactSecrets } from '../helpers/redact';
 import {
@@ -50,11 +51,7 @@ export interface CopernicaResponse {
 	body: unknown;
 }
 
-/** The credential's base URL without trailing slashes or API version, e.g. `https://api.copernica.com`. */
-export function normalizeBaseUrl(baseUrl: unknown): string {
-	const text = String(baseUrl ?? '').trim() || 'https://api.copernica.com';
-	return text.replace(/\/+$/, '').replace(/\/v[34]$/i, '');
-}
+export { normalizeBaseUrl };
 
 /**
  * The credential, read once per node run: each getCredentials is a database read and a decryption
@@ -130,18 +127,24 @@ export async function copernicaApiRequest(
 	};
 
 	const retries = retryCount(this.getNodeParameter('options.retries', itemIndex, DEFAULT_RETRIES));
+	const cancelSignal = this.getExecutionCancelSignal?.();
 	for (let tries = 1; ; tries++) {
 		const outcome = await attempt();
 		if (!('fault' in outcome)) return outcome;
 		const { fault, text } = outcome;
 		const delay = tries <= retries && isRetryable(request.method, fault) ? retryDelayMs(tries, fault) : undefined;
-		if (delay === undefined || this.getExecutionCancelSignal?.()?.aborted) {
+		if (delay === undefined || cancelSignal?.aborted) {
 			throw fail(finalText(text, fault, request.method, tries), 'statusCode' in fault ? String(fault.statusCode) : undefined);
 		}
 		// Only the status or error code: a URL (and so the token) never reaches the log.
 		const what = 'statusCode' in fault ? `HTTP ${fault.statusCode}` : (fault.connectionCode ?? 'no answer');
 		this.logger.debug(`Copernica: ${request.method} failed (${what}); retry ${tries} of ${retries} in ${delay} ms`);
-		await sleep(delay);
+		try {
+			// A cancelled execution stops waiting (and calling Copernica) at once.
+			await sleepWithAbort(delay, cancelSignal);
+		} catch {
+			throw fail(finalText(text, fault, request.method, tries), 'statusCode' in fault ? String(fault.statusCode) : undefined);
+		}
 	}
 }
 
