@@ -1,29 +1,18 @@
 // Shared setup for engine tests of this package: the real node and credential classes, a
 // sandbox, and a one-line way to run "Manual Trigger -> Items -> Copernica Data Request".
+// (The trigger is tested in real n8n: test/e2e/webhooks.e2e.test.js.)
 import type { IDataObject, INodeExecutionData, INodeParameters } from 'n8n-workflow';
 
 import { CopernicaApi } from '../../credentials/CopernicaApi.credentials';
 import { CopernicaDataRequest } from '../../nodes/Copernica/CopernicaDataRequest.node';
-import { CopernicaDataRequestTrigger } from '../../nodes/Copernica/CopernicaDataRequestTrigger.node';
-import {
-	ITEMS_NODE_TYPE,
-	MANUAL_TRIGGER_TYPE,
-	runWorkflow,
-	safeStringify,
-	type RunResult,
-	type WaitingWebhookServer,
-} from './harness';
+import { ITEMS_NODE_TYPE, MANUAL_TRIGGER_TYPE, runWorkflow, safeStringify, type RunResult } from './harness';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { startSandbox } = require('../sandbox');
 
 export const NODE_TYPE = 'n8n-nodes-copernica.copernicaDataRequest';
-export const TRIGGER_TYPE = 'n8n-nodes-copernica.copernicaDataRequestTrigger';
 export const TOKEN = 'sbx-engine-token-5f1d2c3b4a';
-export const nodeTypes = {
-	[NODE_TYPE]: new CopernicaDataRequest(),
-	[TRIGGER_TYPE]: new CopernicaDataRequestTrigger(),
-};
+export const nodeTypes = { [NODE_TYPE]: new CopernicaDataRequest() };
 export const credentialTypes = [new CopernicaApi()];
 
 export interface Sandbox {
@@ -36,7 +25,7 @@ export interface Sandbox {
 	reset(): void;
 	counts(): Record<string, number>;
 	requests: Array<{ method: string; path: string; kind: string; status: number }>;
-	dataRequests: Map<string, IDataObject> | Record<string, IDataObject>;
+	dataRequests: Map<string, IDataObject>;
 	outbox: IDataObject[];
 	deliveries: IDataObject[];
 	makeReady(id: string): void;
@@ -49,8 +38,7 @@ export async function startCopernica(options: IDataObject = {}): Promise<Sandbox
 }
 
 export function dataRequestOf(sandbox: Sandbox, id: string): IDataObject {
-	const all = sandbox.dataRequests;
-	const record = all instanceof Map ? all.get(String(id)) : all[String(id)];
+	const record = sandbox.dataRequests.get(String(id));
 	if (!record) throw new Error(`The sandbox has no data request ${id}`);
 	return record;
 }
@@ -61,8 +49,6 @@ export interface RunOptions {
 	baseUrl?: string;
 	accessToken?: string;
 	binaryDataMode?: 'default' | 'filesystem';
-	/** For executions that wait (Create and Wait): resume URLs point at this server. */
-	waitingServer?: WaitingWebhookServer;
 }
 
 /** Runs the node once over the given input items; returns the run and the node's output. */
@@ -98,11 +84,9 @@ export async function runNode(
 				},
 			},
 			binaryDataMode: options.binaryDataMode,
-			waitingServer: options.waitingServer,
 		},
 	);
-	const output = run.runData.Copernica?.[0]?.data?.main?.[0] ?? undefined;
-	return { run, output: output ?? undefined };
+	return { run, output: run.runData.Copernica?.[0]?.data?.main?.[0] ?? undefined };
 }
 
 /** Everything of a run that could end up stored or shown: run data, error, log lines. */
