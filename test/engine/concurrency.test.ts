@@ -110,7 +110,7 @@ describe('Concurrency', () => {
 	it('reads every item before sending: an expression that fails on one item fails that item only, in its place', async () => {
 		slowCreates(30);
 		const items = [{ person: { email: 'a@example.com' } }, { nobody: true }, { person: { email: 'c@example.com' } }];
-		const parameters = { ...create({ concurrency: 2 }), email: '={{ $json.person.email.trim() }}' };
+		const parameters = { ...create({ concurrency: 2 }), subject: '={{ $json.person.email.trim() }}' };
 		const { run, output } = await runNode(sandbox, parameters, { items, continueOnFail: true });
 		expect(run.error).toBeUndefined();
 		expect(output!.map((item) => item.json.subject ?? 'error')).toEqual(['a@example.com', 'error', 'c@example.com']);

@@ -596,7 +596,8 @@ class Sandbox extends EventEmitter {
 			return kind === 'data' ? this._error(404, this.options.notReadyText) : { status: 200, body: { data: this.options.notReadyText } };
 		}
 		const message = state === 'expired' ? 'Data request has expired' : 'Data request does not exist';
-		return this._error(kind === 'data' ? 404 : 400, message);
+		// Without messages, every such answer is a bare 404: nothing in it says whether the id exists.
+		return this._error(kind === 'data' || !this.options.errorMessages ? 404 : 400, message);
 	}
 
 	// ---------------------------------------------------------------- reports

@@ -2,7 +2,7 @@ import { addOneMonth } from '../../nodes/Copernica/helpers/dates';
 import { describeConnectionFailure, describeHttpFailure } from '../../nodes/Copernica/helpers/failure';
 import { redactSecrets } from '../../nodes/Copernica/helpers/redact';
 import { extractRequestId } from '../../nodes/Copernica/helpers/requestId';
-import { parseStatusAnswer, saysNotReadyYet } from '../../nodes/Copernica/helpers/responseForms';
+import { parseStatusAnswer, saysNotAvailable, saysNotReadyYet } from '../../nodes/Copernica/helpers/responseForms';
 import { normalizeBaseUrl } from '../../nodes/Copernica/transport';
 
 describe('extractRequestId', () => {
@@ -78,6 +78,29 @@ describe('response forms', () => {
 		expect(saysNotReadyYet('Data not available (yet)')).toBe(true);
 		expect(saysNotReadyYet('{"info":{"type":"email","id":"a@b.c"},"data":[]}')).toBe(false);
 		expect(saysNotReadyYet('{"error":{"message":"No entity with supplied ID"}}')).toBe(false);
+	});
+	it('takes as evidence of "not available" only an error that names the request unknown or expired', () => {
+		for (const text of [
+			'{"error":{"message":"Data request has expired"}}',
+			'{"error":{"message":"Data request does not exist"}}',
+			'{"error":{"message":"No entity with supplied ID"}}',
+			'{"error":"Unknown data request"}',
+			'{"message":"unknown id"}',
+			'Data request does not exist',
+		]) {
+			expect([text, saysNotAvailable(text)]).toEqual([text, true]);
+		}
+		for (const text of [
+			'',
+			'{"error":{"message":"Unknown method"}}',
+			'{"error":{"message":"Not found"}}',
+			'{"error":{"message":"Data not available (yet)"}}',
+			'{"error":{"message":"Invalid access token"}}',
+			'<html><body>404 Not Found</body></html>',
+			'{"info":{"type":"email","id":"expired@example.com"},"data":[]}',
+		]) {
+			expect([text, saysNotAvailable(text)]).toEqual([text, false]);
+		}
 	});
 });
 

@@ -80,7 +80,9 @@ type Waited = Fetched & { checks?: number; waitedMs?: number; timedOut?: boolean
 const requestPath = (id: string, suffix = '') => `/v3/datarequest/${encodeURIComponent(id)}${suffix}`;
 
 async function getText(this: IExecuteFunctions, path: string, itemIndex: number, accept: number[] = []) {
-	const response = await copernicaApiRequest.call(this, { method: 'GET', path, acceptStatuses: accept }, itemIndex);
+	// An error that says the request is unknown or expired is an answer ("not available"), not a failure.
+	const request = { method: 'GET' as const, path, acceptStatuses: accept, acceptError: saysNotAvailable };
+	const response = await copernicaApiRequest.call(this, request, itemIndex);
 	return { statusCode: response.statusCode, headers: response.headers, text: await readErrorBody(response.body) };
 }
 
@@ -131,6 +133,7 @@ async function fetchWithoutStatus(
 async function check(this: IExecuteFunctions, id: string, itemIndex: number, form: ServerForm): Promise<Fetched> {
 	if (form.statusEndpoint !== false) {
 		const call = await getText.call(this, requestPath(id, '/status'), itemIndex, [404, 405]);
+		if (call.statusCode >= 400 && saysNotAvailable(call.text)) return { status: 'not available' };
 		const answer = call.statusCode < 400 ? parseStatusAnswer(call.text) : undefined;
 		form.statusEndpoint = answer !== undefined;
 		if (answer !== undefined) {
@@ -301,11 +304,13 @@ async function downloadBinary(
 		if (downloaded === undefined || !('broken' in downloaded)) return downloaded;
 		const { bytes, code } = downloaded.broken;
 		if (tries > retries || cancelled(this)) {
-			const message = `The download of the file broke off after ${bytes} bytes${code ? ` (${code})` : ''}`;
+			// No error code in the message: n8n replaces a message that holds one by a generic text.
+			const message = `The download of the file broke off after ${bytes} bytes`;
 			const attempts = tries > 1 ? ` Tried ${tries} times.` : '';
+			const cause = code ? ` (${code.toLowerCase()})` : '';
 			throw new NodeApiError(this.getNode(), { message } as JsonObject, {
 				message,
-				description: `The connection to Copernica was lost while the file was being downloaded; the part received was dropped.${attempts} Run the item again; for very large files, consider the Base URL https://rest.copernica.com, which Copernica recommends for downloads.`,
+				description: `The connection to Copernica was lost while the file was being downloaded${cause}; the part received was dropped.${attempts} Run the item again; for very large files, consider the Base URL https://rest.copernica.com, which Copernica recommends for downloads.`,
 				itemIndex,
 			});
 		}

@@ -42,6 +42,8 @@ export interface CopernicaRequest {
 	encoding?: 'text' | 'stream';
 	/** HTTP statuses that are answers the caller handles, not failures (e.g. 404 while not ready). */
 	acceptStatuses?: number[];
+	/** Other failed answers the caller handles, by their text (e.g. 400 "Data request does not exist"). */
+	acceptError?: (text: string) => boolean;
 }
 
 export interface CopernicaResponse {
@@ -121,6 +123,7 @@ export async function copernicaApiRequest(
 		}
 		// Read (and so release) the failed answer, also when the call is tried again.
 		const body = await readErrorBody(response.body);
+		if (request.acceptError?.(body)) return { statusCode, headers: response.headers as Record<string, unknown>, body };
 		const header = response.headers['retry-after'];
 		const retryAfter = header === undefined ? undefined : String(header);
 		return { fault: { statusCode, retryAfter }, text: describeHttpFailure(statusCode, body, retryAfter) };
