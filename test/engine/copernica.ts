@@ -12,7 +12,9 @@ const { startSandbox } = require('../sandbox');
 
 export const NODE_TYPE = 'n8n-nodes-copernica.copernicaDataRequest';
 export const TOKEN = 'sbx-engine-token-5f1d2c3b4a';
-export const nodeTypes = { [NODE_TYPE]: new CopernicaDataRequest() };
+/** The node as an AI agent's tool: n8n names the tool variant of a node "<type>Tool". */
+export const TOOL_TYPE = `${NODE_TYPE}Tool`;
+export const nodeTypes = { [NODE_TYPE]: new CopernicaDataRequest(), [TOOL_TYPE]: new CopernicaDataRequest() };
 export const credentialTypes = [new CopernicaApi()];
 
 export interface Sandbox {
@@ -49,6 +51,9 @@ export interface RunOptions {
 	baseUrl?: string;
 	accessToken?: string;
 	binaryDataMode?: 'default' | 'filesystem';
+	onStart?: (cancel: () => void) => void;
+	/** TOOL_TYPE runs the node as an agent's tool would. */
+	nodeType?: string;
 }
 
 /** Runs the node once over the given input items; returns the run and the node's output. */
@@ -64,7 +69,7 @@ export async function runNode(
 				{ name: 'Items', type: ITEMS_NODE_TYPE, parameters: { items: JSON.stringify(options.items ?? [{}]) } },
 				{
 					name: 'Copernica',
-					type: NODE_TYPE,
+					type: options.nodeType ?? NODE_TYPE,
 					parameters,
 					...(options.continueOnFail ? { onError: 'continueRegularOutput' as const } : {}),
 				},
@@ -84,6 +89,7 @@ export async function runNode(
 				},
 			},
 			binaryDataMode: options.binaryDataMode,
+			onStart: options.onStart,
 		},
 	);
 	return { run, output: run.runData.Copernica?.[0]?.data?.main?.[0] ?? undefined };

@@ -7,8 +7,8 @@ jest.mock('n8n-workflow', () => require('./virtual-time').workflowWithVirtualSle
 import type { INodeParameters } from 'n8n-workflow';
 
 import { cleanupEngine } from './harness';
-import { everythingStoredOf, runNode, startCopernica, TOKEN, type Sandbox } from './copernica';
-import { sleeps, useVirtualTime } from './virtual-time';
+import { everythingStoredOf, runNode, startCopernica, TOKEN, TOOL_TYPE, type Sandbox } from './copernica';
+import { cancellable, onSleep, sleeps, useVirtualTime } from './virtual-time';
 
 useVirtualTime();
 
@@ -115,6 +115,28 @@ describe('Get: Wait for File', () => {
 		expect(run.error?.description).toContain('Run Get again later');
 		const { output } = await runNode(sandbox, parameters, { continueOnFail: true });
 		expect(output![0]).toMatchObject({ json: { error: run.error?.message }, pairedItem: { item: 0 } });
+	});
+
+	it("as an AI agent's tool, stops checking after 60 seconds whatever the setting", async () => {
+		sandbox.setOptions({ readyAfterMs: Infinity });
+		const id = await createRequest('agent@example.com');
+		const { output } = await runNode(sandbox, waitingGet(id, { maxWaitSeconds: 3600 }), { nodeType: TOOL_TYPE });
+		expect(output![0].json).toMatchObject({ status: 'pending', waitedSeconds: 60 });
+		expect(statusTimes()).toEqual([0, 1, 3, 7, 15, 31, 60]);
+	});
+
+	it('a cancelled execution stops checking at once', async () => {
+		sandbox.setOptions({ readyAfterMs: Infinity });
+		const id = await createRequest('cancelled@example.com');
+		let cancel: () => void = () => {};
+		onSleep.current = (count) => count === 3 && cancel();
+		const { run } = await runNode(sandbox, waitingGet(id, { maxWaitSeconds: 3600 }), { onStart: (stop) => (cancel = stop) });
+		expect(run.status).toBe('canceled');
+		// Checks at 0, 1 and 3 s; cancelled during the third wait: no fourth check.
+		expect(getCalls()).toEqual({ status: 3, data: 0, bare: 0 });
+		expect(sleeps).toHaveLength(3);
+		// Every wait was given the execution's cancel signal, so a real one ends at the cancel.
+		expect(cancellable).toEqual([true, true, true]);
 	});
 
 	it("an unknown or expired request stops the wait at once (\"not available\")", async () => {

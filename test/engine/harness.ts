@@ -315,6 +315,8 @@ export interface RunOptions {
 	/** Credential data by credential type name; nodes that take that type get it. */
 	credentials?: Record<string, ICredentialDataDecryptedObject>;
 	binaryDataMode?: BinaryDataMode;
+	/** Called once the run has started, with a function that cancels it (as the editor's Stop button). */
+	onStart?: (cancel: () => void) => void;
 }
 
 export interface RunResult {
@@ -417,7 +419,9 @@ export async function runWorkflow(workflow: WorkflowInput, opts: RunOptions = {}
 	const engineRun = new WorkflowExecute(additionalData, 'manual');
 	let run: IRun;
 	try {
-		run = await engineRun.run(wf);
+		const running = engineRun.run(wf);
+		opts.onStart?.(() => running.cancel());
+		run = await running;
 	} catch (error) {
 		// The engine says only "has issues" (thrown before run() returns its promise): say which.
 		if (!(error instanceof WorkflowHasIssuesError)) throw error;

@@ -7,7 +7,7 @@ import { createServer } from 'net';
 
 import { cleanupEngine } from './harness';
 import { everythingStoredOf, runNode, startCopernica, TOKEN, type Sandbox } from './copernica';
-import { sleeps, useVirtualTime } from './virtual-time';
+import { cancellable, sleeps, useVirtualTime } from './virtual-time';
 
 useVirtualTime();
 
@@ -54,6 +54,7 @@ describe('GET: every temporary fault is tried again', () => {
 		expect(output![0].json).toMatchObject({ id: '12', status: 'not available' });
 		expect(sandbox.counts().status).toBe(2);
 		expect(sleeps).toHaveLength(1);
+		expect(cancellable).toEqual([true]);
 		if ((rule as { retryAfter?: number }).retryAfter) expect(sleeps[0]).toBeGreaterThanOrEqual(1000);
 		expect(everythingStoredOf(run)).not.toContain(TOKEN);
 	});

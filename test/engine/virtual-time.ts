@@ -28,11 +28,18 @@ const REAL_TIMER_APIS = [
 
 /** What the node slept, in order (ms): a test can assert the schedule itself. */
 export const sleeps: number[] = [];
+/** For each sleep: whether it could be cut short by the execution's cancel signal. */
+export const cancellable: boolean[] = [];
+/** Called at every sleep, after it is counted (a test can cancel the execution there). */
+export const onSleep: { current?: (count: number) => void } = {};
 
 async function virtualSleep(ms: number, signal?: AbortSignal): Promise<void> {
 	if (signal?.aborted) throw new Error('Aborted');
 	sleeps.push(ms);
+	cancellable.push(signal !== undefined);
+	onSleep.current?.(sleeps.length);
 	jest.setSystemTime(Date.now() + ms);
+	if (signal?.aborted) throw new Error('Aborted');
 	// Let the sandbox's ticker and pending I/O see the new time before the node goes on.
 	await new Promise((resolve) => setImmediate(resolve));
 }
@@ -48,6 +55,8 @@ export function useVirtualTime(): void {
 	});
 	beforeEach(() => {
 		sleeps.length = 0;
+		cancellable.length = 0;
+		onSleep.current = undefined;
 	});
 	afterAll(() => {
 		jest.useRealTimers();
