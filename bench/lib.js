@@ -12,7 +12,7 @@ const os = require('os');
 const path = require('path');
 const { spawn, execFileSync } = require('child_process');
 
-const { startN8n, packPackage, freePort } = require('../test/e2e/n8n');
+const { startN8n, packPackage, freePort, httpRequest } = require('../test/e2e/n8n');
 const { ensureN8n } = require('../test/e2e/install-n8n');
 
 const ROOT = path.resolve(__dirname, '..');
@@ -73,14 +73,12 @@ async function startSandboxProcess(options = {}) {
 	process.once('exit', stopOnExit);
 
 	const control = async (method, p, body) => {
-		const res = await fetch(`${ready.url}/__sandbox${p}`, {
-			method,
-			headers: body ? { 'content-type': 'application/json' } : {},
-			body: body ? JSON.stringify(body) : undefined,
-		});
-		const json = await res.json();
-		if (!res.ok) throw new Error(`sandbox ${method} ${p}: ${res.status} ${JSON.stringify(json)}`);
-		return json;
+		const res = await httpRequest(method, `${ready.url}/__sandbox${p}`, { json: body || undefined });
+		// The control API answers JSON objects only: a string body is text that was not JSON.
+		if (res.status < 200 || res.status > 299 || res.body === null || typeof res.body === 'string') {
+			throw new Error(`sandbox ${method} ${p}: ${res.status} ${res.text.slice(0, 2000)}`);
+		}
+		return res.body;
 	};
 	return {
 		url: ready.url,
@@ -96,12 +94,9 @@ async function startSandboxProcess(options = {}) {
 		counts: async () => (await control('GET', '/state')).counts,
 		/** Creates a data request directly (as Copernica's API would be called), returns its id. */
 		async createDataRequest(email, report) {
-			const res = await fetch(`${ready.url}/v3/email/${encodeURIComponent(email)}/datarequest?access_token=${TOKEN}`, {
-				method: 'POST',
-				headers: { 'content-type': 'application/json' },
-				body: JSON.stringify(report ? { report } : {}),
+			const res = await httpRequest('POST', `${ready.url}/v3/email/${encodeURIComponent(email)}/datarequest?access_token=${TOKEN}`, {
+				json: report ? { report } : {},
 			});
-			await res.arrayBuffer();
 			const id = res.headers.get('x-created');
 			if (!id) throw new Error(`sandbox create answered ${res.status} without X-Created`);
 			return id;
@@ -275,7 +270,10 @@ function httpRequestNode(name, { method, url, jsonBody, file = false, fullRespon
 	return { name, type: 'n8n-nodes-base.httpRequest', typeVersion: HTTP_REQUEST_VERSION, parameters };
 }
 
-/** Time of a plain curl download of `url` to a file (the floor for any client), in ms. */
+/**
+ * Time of a plain curl download of `url` to a file (the floor for any client), in ms. curl on
+ * purpose, not axios: the floor must be a client with no JavaScript in the way.
+ */
 function curlDownload(url, file) {
 	const out = execFileSync('curl', ['-sS', '-f', '-o', file, '-w', '%{time_total} %{size_download}', url], { encoding: 'utf8' });
 	const [seconds, bytes] = out.trim().split(' ').map(Number);

@@ -6,7 +6,7 @@ const net = require('net');
 const path = require('path');
 
 const { ensureN8n } = require('./install-n8n');
-const { countInFile, startN8n, packPackage } = require('./n8n');
+const { countInFile, startN8n, packPackage, httpRequest } = require('./n8n');
 const { startSandbox } = require('../sandbox');
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -24,7 +24,7 @@ let closedPort;
 beforeAll(async () => {
 	tarball = packPackage(process.env.E2E_PACKAGE_DIR || ROOT);
 	sandbox = await startSandbox({ token: TOKEN });
-	const server = net.createServer();
+	const server = net.createServer(); // raw net, no HTTP: only to find a port that nothing listens on
 	await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
 	closedPort = server.address().port;
 	await new Promise((resolve) => server.close(resolve));
@@ -133,7 +133,7 @@ describe.each([[1], [2]])('n8n %i.x', (major) => {
 			let id = '';
 			if (operation === 'get') {
 				// A ready file to get, made directly at the sandbox.
-				await fetch(`${sandbox.url}/v3/email/matrix%40example.com/datarequest?access_token=${TOKEN}`, { method: 'POST' });
+				await httpRequest('POST', `${sandbox.url}/v3/email/matrix%40example.com/datarequest?access_token=${TOKEN}`);
 				id = [...sandbox.dataRequests.keys()].pop();
 			}
 			if (rule) sandbox.addFault({ ...rule, match: { kind: operation === 'create' ? 'create' : 'status' } });

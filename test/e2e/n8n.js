@@ -32,6 +32,8 @@ const net = require('net');
 const path = require('path');
 const crypto = require('crypto');
 const { spawn, execFileSync } = require('child_process');
+const http = require('http'); // only for httpClient's agent below; requests go through axios
+const axios = require('axios');
 const { ensureN8n } = require('./install-n8n');
 
 const OWNER = {
@@ -77,6 +79,82 @@ function installExitHandlers() {
 /* ------------------------------------------------------------ small helpers */
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/* ------------------------------------------------------------ HTTP (axios) */
+
+/**
+ * The one HTTP client of the e2e driver, the benchmarks and the demo (axios, the package's test
+ * client): every status is returned, none thrown (callers judge it); redirects are not followed
+ * (a 3xx comes back as it is); no proxy from the environment (everything here is 127.0.0.1); the
+ * body comes back as text (callers or httpRequest parse it), or as a stream with
+ * `responseType: 'stream'`.
+ */
+const httpClient = axios.create({
+	headers: { common: { accept: '*/*' } },
+	validateStatus: () => true,
+	maxRedirects: 0,
+	proxy: false,
+	// Idle kept-alive sockets are dropped after 4 s (undici, behind fetch, does the same), before a server's usual 5 s
+	// keep-alive timeout, so that a request is not sent on a socket the server is just closing.
+	httpAgent: new http.Agent({ keepAlive: true, scheduling: 'lifo', timeout: 4000 }),
+	responseType: 'text',
+	transformResponse: [(data) => data],
+});
+
+/** axios' response headers as a WHATWG Headers object (get() case-insensitive, getSetCookie()). */
+function toHeaders(axiosHeaders) {
+	const out = new Headers();
+	const plain = typeof axiosHeaders?.toJSON === 'function' ? axiosHeaders.toJSON() : axiosHeaders || {};
+	for (const [name, value] of Object.entries(plain)) {
+		for (const one of [].concat(value)) {
+			if (one === undefined || one === null) continue;
+			try {
+				out.append(name, String(one));
+			} catch {
+				/* a value Headers refuses: left out */
+			}
+		}
+	}
+	return out;
+}
+
+/**
+ * One HTTP request through httpClient. `json`: sent as JSON (content-type set unless given);
+ * `data`: sent as it is (string, Buffer or a readable stream, for uploads that must not be held in
+ * memory); `timeoutMs`: for the whole exchange. Resolves `{ status, headers, body, text }` (body:
+ * parsed JSON, else the text, null when empty); with `responseType: 'stream'`
+ * `{ status, headers, stream }` (read or destroy the stream). Rejects only when no answer came
+ * (connection refused or reset, timeout): error.code is then e.g. 'ECONNRESET', 'ECONNREFUSED'.
+ */
+async function httpRequest(method, url, { json, data, headers = {}, timeoutMs = 60_000, responseType = 'text' } = {}) {
+	const h = { ...headers };
+	const hasContentType = Object.keys(h).some((k) => k.toLowerCase() === 'content-type');
+	let payload = data;
+	if (json !== undefined) {
+		payload = JSON.stringify(json);
+		if (!hasContentType) h['content-type'] = 'application/json';
+	} else if (payload === undefined && !hasContentType) {
+		h['content-type'] = false; // axios would label an empty POST as a form
+	}
+	const res = await httpClient.request({
+		method,
+		url,
+		headers: h,
+		data: payload,
+		responseType,
+		signal: AbortSignal.timeout(timeoutMs),
+	});
+	const out = { status: res.status, headers: toHeaders(res.headers) };
+	if (responseType === 'stream') return { ...out, stream: res.data };
+	const text = typeof res.data === 'string' ? res.data : res.data === undefined || res.data === null ? '' : String(res.data);
+	let body = text;
+	try {
+		body = text ? JSON.parse(text) : null;
+	} catch {
+		/* not JSON */
+	}
+	return { ...out, body, text };
+}
 
 /** 16 letters/digits, the id format n8n uses for workflows and credentials. */
 function n8nId() {
@@ -497,8 +575,7 @@ class N8nInstance {
 					throw new Error(`n8n exited during start (${JSON.stringify(this.exitInfo)})`);
 				}
 				try {
-					const res = await fetch(this.baseUrl + p, { signal: AbortSignal.timeout(5000) });
-					await res.arrayBuffer();
+					const res = await httpRequest('GET', this.baseUrl + p, { timeoutMs: 5000 });
 					if (ok(res.status)) return;
 				} catch {
 					/* not listening yet */
@@ -527,14 +604,11 @@ class N8nInstance {
 	}
 
 	async login() {
-		const res = await fetch(`${this.baseUrl}/rest/login`, {
-			method: 'POST',
-			headers: { 'content-type': 'application/json' },
+		const res = await httpRequest('POST', `${this.baseUrl}/rest/login`, {
 			// 1.123 and 2.x take emailOrLdapLoginId; older 1.x took email (both sent, extra is ignored).
-			body: JSON.stringify({ emailOrLdapLoginId: OWNER.email, email: OWNER.email, password: OWNER.password }),
+			json: { emailOrLdapLoginId: OWNER.email, email: OWNER.email, password: OWNER.password },
 		});
-		const text = await res.text();
-		if (res.status !== 200) throw new Error(`login failed: ${res.status} ${text}`);
+		if (res.status !== 200) throw new Error(`login failed: ${res.status} ${res.text}`);
 		const cookie = res.headers
 			.getSetCookie()
 			.map((c) => c.split(';')[0])
@@ -599,40 +673,28 @@ class N8nInstance {
 
 	/* ---------------- HTTP */
 
+	/**
+	 * A JSON request to n8n (a path on baseUrl, or a full URL). Resolves { status, body, text,
+	 * headers } (body parsed if JSON; headers a WHATWG Headers); rejects on status >= 400 unless
+	 * allowError. Redirects are not followed.
+	 */
 	async request(method, url, { body, headers = {}, allowError = false, timeoutMs = 60_000 } = {}) {
-		const h = { accept: 'application/json', ...headers };
-		let payload;
-		if (body !== undefined) {
-			h['content-type'] = 'application/json';
-			payload = JSON.stringify(body);
-		}
-		const doFetch = () =>
-			fetch(url.startsWith('http') ? url : this.baseUrl + url, {
-				method,
-				headers: h,
-				body: payload,
-				redirect: 'manual',
-				signal: AbortSignal.timeout(timeoutMs),
+		const send = () =>
+			httpRequest(method, url.startsWith('http') ? url : this.baseUrl + url, {
+				json: body,
+				headers: { accept: 'application/json', ...headers },
+				timeoutMs,
 			});
-		let res;
+		let out;
 		try {
-			res = await doFetch();
+			out = await send();
 		} catch (e) {
 			// A kept-alive socket the server closed meanwhile: retry once, for reads only.
-			const code = e.cause?.code;
-			if (method !== 'GET' || !['UND_ERR_SOCKET', 'ECONNRESET'].includes(code)) throw e;
-			res = await doFetch();
+			if (method !== 'GET' || !['ECONNRESET', 'EPIPE'].includes(e.code)) throw e;
+			out = await send();
 		}
-		const text = await res.text();
-		let parsed = text;
-		try {
-			parsed = text ? JSON.parse(text) : null;
-		} catch {
-			/* not JSON */
-		}
-		const out = { status: res.status, headers: res.headers, body: parsed, text };
-		if (!allowError && res.status >= 400) {
-			throw new Error(`${method} ${url} -> ${res.status} ${text.slice(0, 2000)}`);
+		if (!allowError && out.status >= 400) {
+			throw new Error(`${method} ${url} -> ${out.status} ${out.text.slice(0, 2000)}`);
 		}
 		return out;
 	}
@@ -675,8 +737,8 @@ class N8nInstance {
 		let last;
 		while (Date.now() < deadline) {
 			try {
-				const res = await fetch(url, { method, headers, signal: AbortSignal.timeout(5000) });
-				last = `${res.status} ${(await res.text()).slice(0, 300)}`;
+				const res = await httpRequest(method, url, { headers, timeoutMs: 5000 });
+				last = `${res.status} ${res.text.slice(0, 300)}`;
 				if (method === 'OPTIONS' ? res.status >= 200 && res.status < 300 : res.status !== 404) {
 					return res.status;
 				}
@@ -841,6 +903,8 @@ function countInFile(file, text) {
 }
 
 module.exports = {
+	httpClient,
+	httpRequest,
 	countInFile,
 	startN8n,
 	packPackage,

@@ -18,10 +18,10 @@
  */
 const assert = require('assert');
 const fs = require('fs');
-const http = require('http');
+const http = require('http'); // only for the ping server below: a server, not a client
 const path = require('path');
 const { ensureN8n } = require('./install-n8n');
-const { startN8n, packPackage, freePort, n8nId } = require('./n8n');
+const { startN8n, packPackage, freePort, n8nId, httpRequest } = require('./n8n');
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const PROBE_DIR = path.join(__dirname, 'fixtures', 'n8n-nodes-e2e-probe');
@@ -213,24 +213,16 @@ async function smoke(major, tarballs) {
 		await n8n.waitForWebhook(`webhook/${hookPath}`);
 		await n8n.waitForWebhook(`webhook/${probeWebhookId}/probe`);
 		report.webhooksRegisteredMs = t() - t0;
-		let res = await fetch(`${n8n.baseUrl}/webhook/${hookPath}`, {
-			method: 'POST',
-			headers: { 'content-type': 'application/json' },
-			body: JSON.stringify({ x: 21 }),
-		});
-		step(`POST /webhook/${hookPath} -> ${res.status} ${await res.text()}`);
+		let res = await httpRequest('POST', `${n8n.baseUrl}/webhook/${hookPath}`, { json: { x: 21 } });
+		step(`POST /webhook/${hookPath} -> ${res.status} ${res.text}`);
 		assert.strictEqual(res.status, 200);
 		const [wEx] = await n8n.waitForExecutions(webhookId, 1, 30_000);
 		assert.strictEqual(wEx.status, 'success');
 		const setOut = wEx.data.resultData.runData.Set[0].data.main[0][0].json;
 		assert.deepStrictEqual(setOut, { doubled: 42 });
 
-		res = await fetch(`${n8n.baseUrl}/webhook/${probeWebhookId}/probe`, {
-			method: 'POST',
-			headers: { 'content-type': 'application/json' },
-			body: JSON.stringify({ hello: 'trigger' }),
-		});
-		const probeText = await res.text();
+		res = await httpRequest('POST', `${n8n.baseUrl}/webhook/${probeWebhookId}/probe`, { json: { hello: 'trigger' } });
+		const probeText = res.text;
 		step(`POST /webhook/${probeWebhookId}/probe -> ${res.status} ${probeText}`);
 		assert.strictEqual(res.status, 200);
 		assert.deepStrictEqual(JSON.parse(probeText), { received: true });

@@ -6,7 +6,7 @@
 const path = require('path');
 
 const { ensureN8n } = require('./install-n8n');
-const { startN8n, packPackage } = require('./n8n');
+const { startN8n, packPackage, httpRequest } = require('./n8n');
 const { startSandbox } = require('../sandbox');
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -97,12 +97,8 @@ describe.each([[1], [2]])('n8n %i.x', (major) => {
 	};
 
 	const post = async (url, body) => {
-		const response = await fetch(url, {
-			method: 'POST',
-			headers: { 'content-type': 'application/json' },
-			body: JSON.stringify(body),
-		});
-		return { status: response.status, text: await response.text() };
+		const { status, text } = await httpRequest('POST', url, { json: body });
+		return { status, text };
 	};
 
 	it('waits, refuses forged posts, survives a restart, resumes with the file; times out with "pending"', async () => {
