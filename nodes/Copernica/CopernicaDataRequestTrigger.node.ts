@@ -6,10 +6,10 @@ import type {
 	IWebhookFunctions,
 	IWebhookResponseData,
 } from 'n8n-workflow';
-import { NodeConnectionTypes } from 'n8n-workflow';
+import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
 
 import { binaryPropertyOf, DEFAULT_RETURN_AS, fileNameFor, fileParameters, type ReturnAs } from './helpers/fileParameters';
-import { fileItem, isRefusal, receiveReport, refuse, secretMatches, sha256Hex } from './intake';
+import { fileItem, isRefusal, receiveReport, refuse, secretMatches, secretProblem, sha256Hex } from './intake';
 
 const MEGABYTE = 1024 * 1024;
 
@@ -68,8 +68,9 @@ export class CopernicaDataRequestTrigger implements INodeType {
 				type: 'string',
 				typeOptions: { password: true },
 				default: '',
+				required: true,
 				description:
-					'A long random value that only Copernica gets, as the "secret" query parameter of the report URL. Requests without it, or with another value, are refused (401) and start nothing. Strongly recommended: without it anyone who knows the URL can start this workflow.',
+					'A random value of at least 24 characters that only Copernica gets, as the "secret" query parameter of the report URL. Requests without it, or with another value, are refused (401) and start nothing. The workflow cannot be activated without one.',
 			},
 			...fileParameters(),
 			{
@@ -111,9 +112,13 @@ export class CopernicaDataRequestTrigger implements INodeType {
 	};
 
 	// Nothing is registered at Copernica: the URL travels with each data request as `report`.
+	// n8n asks checkExists whenever it registers the webhook (activation, publishing, listening
+	// for a test event): an unsafe secret stops that with an error the editor shows.
 	webhookMethods = {
 		default: {
 			async checkExists(this: IHookFunctions): Promise<boolean> {
+				const problem = secretProblem(this.getNodeParameter('secret', ''));
+				if (problem !== undefined) throw new NodeOperationError(this.getNode(), problem);
 				return true;
 			},
 			async create(this: IHookFunctions): Promise<boolean> {
@@ -129,7 +134,9 @@ export class CopernicaDataRequestTrigger implements INodeType {
 		const options = this.getNodeParameter('options', {}) as TriggerOptions;
 		const secret = this.getNodeParameter('secret', '') as string;
 		const received = await receiveReport.call(this, {
-			authenticate: (query) => (secret === '' || secretMatches(query.secret, secret) ? undefined : 'Missing or wrong secret'),
+			// A trigger with an unsafe secret is not activated; should one run anyway, it lets nothing in.
+			authenticate: (query) =>
+				secretProblem(secret) === undefined && secretMatches(query.secret, secret.trim()) ? undefined : 'Missing or wrong secret',
 			maxBytes: (options.maxBodySizeMb ?? 256) * MEGABYTE,
 		});
 		if (isRefusal(received)) return refuse(this, received);

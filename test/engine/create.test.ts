@@ -113,13 +113,15 @@ describe('Create', () => {
 
 	it('passes the report target: a web address or an email address', async () => {
 		const url = 'http://127.0.0.1:9/webhook/abc/copernica-data-request?secret=a%26b';
-		const { output } = await runNode(sandbox, createEmail('={{ $json.email }}', '={{ $json.report }}'), {
+		const { run, output } = await runNode(sandbox, createEmail('={{ $json.email }}', '={{ $json.report }}'), {
 			items: [
 				{ email: 'web@example.com', report: url },
 				{ email: 'mail@example.com', report: 'privacy@example.com' },
 			],
 		});
-		expect(output!.map((item) => item.json.report)).toEqual([url, 'privacy@example.com']);
+		// Copernica gets the URL as it is; the output shows it with the trigger's secret masked.
+		expect(output!.map((item) => item.json.report)).toEqual([url.replace('secret=a%26b', 'secret=***'), 'privacy@example.com']);
+		expect(JSON.stringify(run.runData.Copernica)).not.toContain('a%26b');
 		expect(dataRequestOf(sandbox, output![0].json.id as string).report).toBe(url);
 		expect(dataRequestOf(sandbox, output![1].json.id as string).report).toBe('privacy@example.com');
 	});

@@ -1,6 +1,7 @@
 import { createHash } from 'crypto';
 
-import { digestMatches, secretMatches } from '../../nodes/Copernica/intake/authenticity';
+import { digestMatches, secretMatches, secretProblem } from '../../nodes/Copernica/intake/authenticity';
+import { maskReportSecret } from '../../nodes/Copernica/helpers/redact';
 import { readReportBody } from '../../nodes/Copernica/intake/reportBody';
 
 const file = { info: { type: 'email', id: 'a@example.com' }, data: [[{ x: 1 }]] };
@@ -14,6 +15,38 @@ describe('secretMatches', () => {
 		expect(secretMatches(undefined, 's3cret-value')).toBe(false);
 		expect(secretMatches(['s3cret-value'], 's3cret-value')).toBe(false);
 		expect(secretMatches('', '')).toBe(false);
+	});
+});
+
+describe('secretProblem', () => {
+	it('accepts a long random secret', () => {
+		expect(secretProblem('q7Vh2mZp9LxR4tWb8NcE1sYk')).toBeUndefined();
+		expect(secretProblem('  q7Vh2mZp9LxR4tWb8NcE1sYk  ')).toBeUndefined();
+	});
+	it.each([
+		['', 'has no secret'],
+		['   ', 'has no secret'],
+		[undefined, 'has no secret'],
+		['q7Vh2mZp9LxR4tWb', 'is 16 characters long, too short'],
+		['change-me-to-a-long-random-value', 'placeholder'],
+		['CHANGE-ME-TO-A-LONG-RANDOM-VALUE-2', 'placeholder'],
+		['my-secret-for-copernica-reports', 'placeholder'],
+		['aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'placeholder'],
+	])('refuses %j (%s) and says what to do', (secret, reason) => {
+		const problem = secretProblem(secret);
+		expect(problem).toContain(reason);
+		expect(problem).toContain('at least 24 characters');
+	});
+});
+
+describe('maskReportSecret', () => {
+	it("masks the secret of a report URL and leaves the rest as it is", () => {
+		expect(maskReportSecret('https://n8n.example.com/webhook/abc/copernica-data-request?secret=q7Vh2mZp9LxR&ticket=T-1')).toBe(
+			'https://n8n.example.com/webhook/abc/copernica-data-request?secret=***&ticket=T-1',
+		);
+		expect(maskReportSecret('https://x.example.com/hook?ticket=1&SECRET=abc#f')).toBe('https://x.example.com/hook?ticket=1&SECRET=***#f');
+		expect(maskReportSecret('privacy@example.com')).toBe('privacy@example.com');
+		expect(maskReportSecret('https://x.example.com/hook?mysecret=1')).toBe('https://x.example.com/hook?mysecret=1');
 	});
 });
 

@@ -2,6 +2,7 @@ import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodePropertie
 import { NodeApiError } from 'n8n-workflow';
 
 import { addOneMonth } from '../helpers/dates';
+import { maskReportSecret } from '../helpers/redact';
 import { extractRequestId } from '../helpers/requestId';
 import { InvalidInputError, validateEmail, validateNumericId, validateReport } from '../helpers/validation';
 import { copernicaApiRequest } from '../transport';
@@ -118,7 +119,8 @@ export async function createDataRequest(
 		id,
 		subjectType,
 		subject,
-		report: report ?? null,
+		// The trigger's secret opens its workflow: it stays out of the output and the stored execution.
+		report: report === undefined ? null : maskReportSecret(report),
 		requestedAt: requestedAt.toISOString(),
 		dueBy: addOneMonth(requestedAt).toISOString(),
 	};

@@ -18,3 +18,11 @@ export function redactSecrets(text: string, secrets: Array<string | undefined>):
 	}
 	return result;
 }
+
+/**
+ * A report URL as it may be shown: the value of its `secret` query parameter (the trigger's
+ * secret, which opens the workflow) masked. Anything that is not such a URL is returned as it is.
+ */
+export function maskReportSecret(report: string): string {
+	return report.replace(/([?&]secret=)[^&#]*/gi, `$1${MASK}`);
+}

@@ -33,3 +33,25 @@ export function digestMatches(digestHeader: string | undefined, body: Uint8Array
 export function sha256Hex(body: Uint8Array): string {
 	return createHash('sha256').update(body).digest('hex');
 }
+
+export const MIN_SECRET_LENGTH = 24;
+// Values that appear in examples, docs and tutorials: anyone could guess them.
+const PLACEHOLDER_SECRETS = ['change-me-to-a-long-random-value', 'changeme', 'change-me', 'secret', 'your-secret', 'password'];
+
+/**
+ * Why a trigger secret cannot protect the URL, or undefined when it can: it must be long and not
+ * a placeholder. Says what to do, for the editor's activation error.
+ */
+export function secretProblem(secret: unknown): string | undefined {
+	const text = typeof secret === 'string' ? secret.trim() : '';
+	const advice = `Set Secret to a random value of at least ${MIN_SECRET_LENGTH} characters (for example from a password manager), and put the same value in the report URL as ?secret=...`;
+	if (text === '') return `The trigger has no secret: anyone who knows its URL could start this workflow. ${advice}`;
+	const lower = text.toLowerCase();
+	if (PLACEHOLDER_SECRETS.some((placeholder) => lower.includes(placeholder)) || /^(.)\1*$/.test(text)) {
+		return `The trigger's secret is a placeholder that others can guess. ${advice}`;
+	}
+	if (text.length < MIN_SECRET_LENGTH) {
+		return `The trigger's secret is ${text.length} characters long, too short to be safe. ${advice}`;
+	}
+	return undefined;
+}

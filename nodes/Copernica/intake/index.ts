@@ -10,7 +10,7 @@ import { DataFileScanner, summarizeDataFile, type DataFileSummary } from '../hel
 import { digestMatches } from './authenticity';
 import { readReportBody, type ReportFile } from './reportBody';
 
-export { secretMatches, sha256Hex } from './authenticity';
+export { secretMatches, secretProblem, sha256Hex } from './authenticity';
 
 /** What n8n hands a webhook: the body parsed by n8n, and (from n8n's raw-body reader) its bytes. */
 export type WebhookRequest = {
