@@ -22,6 +22,7 @@ describe('secretProblem', () => {
 	it('accepts a long random secret', () => {
 		expect(secretProblem('q7Vh2mZp9LxR4tWb8NcE1sYk')).toBeUndefined();
 		expect(secretProblem('  q7Vh2mZp9LxR4tWb8NcE1sYk  ')).toBeUndefined();
+		expect(secretProblem('copernica-report-secret-4f7a9c1e')).toBeUndefined();
 	});
 	it.each([
 		['', 'has no secret'],
@@ -30,7 +31,7 @@ describe('secretProblem', () => {
 		['q7Vh2mZp9LxR4tWb', 'is 16 characters long, too short'],
 		['change-me-to-a-long-random-value', 'placeholder'],
 		['CHANGE-ME-TO-A-LONG-RANDOM-VALUE-2', 'placeholder'],
-		['my-secret-for-copernica-reports', 'placeholder'],
+		['replace-me-with-your-secret-value', 'placeholder'],
 		['aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'placeholder'],
 	])('refuses %j (%s) and says what to do', (secret, reason) => {
 		const problem = secretProblem(secret);

@@ -35,8 +35,8 @@ export function sha256Hex(body: Uint8Array): string {
 }
 
 export const MIN_SECRET_LENGTH = 24;
-// Values that appear in examples, docs and tutorials: anyone could guess them.
-const PLACEHOLDER_SECRETS = ['change-me-to-a-long-random-value', 'changeme', 'change-me', 'secret', 'your-secret', 'password'];
+// Words of the values that examples, docs and tutorials tell people to replace: anyone can guess those.
+const PLACEHOLDER_WORDS = ['change-me', 'changeme', 'change_me', 'replace-me', 'replaceme', 'your-secret', 'yoursecret', 'random-value'];
 
 /**
  * Why a trigger secret cannot protect the URL, or undefined when it can: it must be long and not
@@ -47,7 +47,7 @@ export function secretProblem(secret: unknown): string | undefined {
 	const advice = `Set Secret to a random value of at least ${MIN_SECRET_LENGTH} characters (for example from a password manager), and put the same value in the report URL as ?secret=...`;
 	if (text === '') return `The trigger has no secret: anyone who knows its URL could start this workflow. ${advice}`;
 	const lower = text.toLowerCase();
-	if (PLACEHOLDER_SECRETS.some((placeholder) => lower.includes(placeholder)) || /^(.)\1*$/.test(text)) {
+	if (PLACEHOLDER_WORDS.some((word) => lower.includes(word)) || /^(.)\1*$/.test(text)) {
 		return `The trigger's secret is a placeholder that others can guess. ${advice}`;
 	}
 	if (text.length < MIN_SECRET_LENGTH) {
