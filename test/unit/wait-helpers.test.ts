@@ -1,4 +1,4 @@
-import { createHmac } from 'crypto';
+import { createHash } from 'crypto';
 
 import {
 	DEFAULT_POLL_POLICY,
@@ -9,7 +9,7 @@ import {
 	pollTimesMs,
 } from '../../nodes/Copernica/helpers/backoff';
 import { isFileOf } from '../../nodes/Copernica/helpers/dataFile';
-import { RESUME_CHECK_PARAMETER, resumeCheck, withQueryParameter } from '../../nodes/Copernica/helpers/resumeUrl';
+import { newResumeCheck, RESUME_CHECK_PARAMETER, resumeCheckMatches, withQueryParameter } from '../../nodes/Copernica/helpers/resumeUrl';
 
 const HOUR = 3_600_000;
 
@@ -117,20 +117,24 @@ describe('resume URL', () => {
 		expect(withQueryParameter('https://h/p?x=1#frag', 'a', 'b')).toBe('https://h/p?x=1&a=b#frag');
 	});
 
-	it('makes a check value only the token holder can make, for one execution, node and subject', () => {
-		const parts = ['417', 'node-uuid', 'email', 'someone@example.com'];
-		const check = resumeCheck('token-1', parts);
-		expect(check).toMatch(/^[A-Za-z0-9_-]{43}$/);
-		expect(resumeCheck('token-1', parts)).toBe(check);
-		expect(resumeCheck('token-2', parts)).not.toBe(check);
-		expect(resumeCheck('token-1', ['418', ...parts.slice(1)])).not.toBe(check);
-		expect(resumeCheck('token-1', [...parts.slice(0, 3), 'other@example.com'])).not.toBe(check);
-		// it is an HMAC: the token cannot be read back from it
-		const expected = createHmac('sha256', 'token-1')
-			.update(['copernica-data-request-resume', ...parts].join('\n'))
-			.digest('base64url');
-		expect(check).toBe(expected);
-		expect(check).not.toContain('token-1');
+	it('makes a new random check value for every wait, and keeps only its hash', () => {
+		const first = newResumeCheck();
+		const second = newResumeCheck();
+		expect(first.value).toMatch(/^[A-Za-z0-9_-]{43}$/);
+		expect(second.value).not.toBe(first.value);
+		expect(first.sha256).toBe(createHash('sha256').update(first.value).digest('base64url'));
+		expect(first.sha256).not.toContain(first.value);
+	});
+
+	it('accepts only the value whose hash was kept', () => {
+		const { value, sha256 } = newResumeCheck();
+		expect(resumeCheckMatches(value, sha256)).toBe(true);
+		expect(resumeCheckMatches(`${value.slice(0, -1)}A`, sha256)).toBe(value.endsWith('A'));
+		expect(resumeCheckMatches(sha256, sha256)).toBe(false);
+		expect(resumeCheckMatches(undefined, sha256)).toBe(false);
+		expect(resumeCheckMatches([value], sha256)).toBe(false);
+		expect(resumeCheckMatches(value, undefined)).toBe(false);
+		expect(resumeCheckMatches('', '')).toBe(false);
 	});
 });
 

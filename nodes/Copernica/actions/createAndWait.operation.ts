@@ -21,10 +21,9 @@ import { NodeOperationError } from 'n8n-workflow';
 
 import { isFileOf } from '../helpers/dataFile';
 import { binaryPropertyOf, DEFAULT_RETURN_AS, fileNameFor, type ReturnAs } from '../helpers/fileParameters';
-import { fileItem, isRefusal, receiveReport, refuse, secretMatches } from '../intake';
-import { RESUME_CHECK_PARAMETER, resumeCheck, withQueryParameter } from '../helpers/resumeUrl';
+import { fileItem, isRefusal, receiveReport, refuse } from '../intake';
+import { newResumeCheck, RESUME_CHECK_PARAMETER, resumeCheckMatches, withQueryParameter } from '../helpers/resumeUrl';
 import { validateReport } from '../helpers/validation';
-import { CREDENTIAL_TYPE } from '../transport';
 import { createDataRequest, subjectFor, type SubjectType } from './create.operation';
 
 export const OPERATION = 'createAndWait';
@@ -52,20 +51,9 @@ interface PendingRequest extends IDataObject {
 	dueBy: string;
 	status: 'pending';
 	waitingUntil: string;
+	/** SHA-256 of the resume URL's check value (kept only in the stored item, not in the output). */
+	resumeCheckSha256?: string;
 }
-
-/** The key of the check value: the Copernica token, which only this credential's owner has. */
-async function checkKey(context: IExecuteFunctions | IWebhookFunctions, itemIndex?: number): Promise<string> {
-	const credentials = await context.getCredentials(CREDENTIAL_TYPE, itemIndex);
-	return String(credentials.accessToken ?? '');
-}
-
-const checkParts = (context: IExecuteFunctions | IWebhookFunctions, subjectType: string, subject: string) => [
-	context.getExecutionId(),
-	context.getNode().id,
-	subjectType,
-	subject,
-];
 
 /** The "Maximum Wait (Hours)" option as the moment n8n resumes the execution without a file. */
 function waitTillOf(context: IExecuteFunctions, itemIndex: number): Date {
@@ -86,9 +74,9 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 	}
 	const subject = subjectFor.call(this, itemIndex);
 	const resumeUrl = String(this.evaluateExpression('{{ $execution.resumeUrl }}', itemIndex) ?? '');
-	const check = resumeCheck(await checkKey(this, itemIndex), checkParts(this, subject.subjectType, subject.subject));
+	const check = newResumeCheck();
 	// n8n 2.x's resume URL carries its own ?signature=...: the check is added after it, untouched.
-	const report = validateReport(withQueryParameter(resumeUrl, RESUME_CHECK_PARAMETER, check));
+	const report = validateReport(withQueryParameter(resumeUrl, RESUME_CHECK_PARAMETER, check.value));
 
 	// The report URL stays out of the output: it opens this execution.
 	const { id, subjectType, requestedAt, dueBy } = await createDataRequest.call(this, itemIndex, subject, report);
@@ -102,8 +90,10 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		status: 'pending',
 		waitingUntil: waitTill.toISOString(),
 	};
-	// What n8n passes through at the maximum wait, and what webhook() reads back: see above.
-	this.getExecuteData().data.main[0] = [{ json: { ...pending }, pairedItem: { item: itemIndex } }];
+	// What n8n passes through at the maximum wait, and what webhook() reads back: see above. It
+	// holds the check value's hash only (helpers/resumeUrl.ts).
+	const stored: PendingRequest = { ...pending, resumeCheckSha256: check.sha256 };
+	this.getExecuteData().data.main[0] = [{ json: stored, pairedItem: { item: itemIndex } }];
 	await this.putExecutionToWait(waitTill);
 	return { json: { ...pending }, pairedItem: { item: itemIndex } };
 }
@@ -138,10 +128,10 @@ async function receive(this: IWebhookFunctions): Promise<IWebhookResponseData> {
 		return refuse(this, { status: 404, reason: 'This execution is not waiting for a Copernica data request file' });
 	}
 	const received = await receiveReport.call(this, {
-		authenticate: async (query) => {
-			const expected = resumeCheck(await checkKey(this), checkParts(this, waiting.subjectType, waiting.subject));
-			return secretMatches(query[RESUME_CHECK_PARAMETER], expected) ? undefined : `Missing or wrong ${RESUME_CHECK_PARAMETER}`;
-		},
+		authenticate: (query) =>
+			resumeCheckMatches(query[RESUME_CHECK_PARAMETER], waiting.resumeCheckSha256)
+				? undefined
+				: `Missing or wrong ${RESUME_CHECK_PARAMETER}`,
 		maxBytes: MAX_BODY_BYTES,
 	});
 	if (isRefusal(received)) return refuse(this, received);
@@ -153,7 +143,7 @@ async function receive(this: IWebhookFunctions): Promise<IWebhookResponseData> {
 		});
 	}
 
-	const { status: _pending, waitingUntil: _until, ...requested } = waiting;
+	const { status: _pending, waitingUntil: _until, resumeCheckSha256: _check, ...requested } = waiting;
 	const item = await fileItem.call(this, received, {
 		returnAs: this.getNodeParameter('returnAs', DEFAULT_RETURN_AS) as ReturnAs,
 		binaryPropertyName: binaryPropertyOf(this.getNodeParameter('binaryPropertyName', '')),

@@ -3,19 +3,28 @@
  * of this package. n8n 1.x resume URLs are `<base>/webhook-waiting/<execution id>`: the id is a
  * counter, so anyone could guess the URL of a waiting execution. n8n 2.x adds a random token
  * (`?signature=...`) that n8n itself checks. The check value makes both safe to hand to Copernica:
- * an HMAC, keyed with the Copernica access token, of what the execution waits for. Nobody without
- * the token can make one, nothing needs storing while the execution waits (it survives restarts),
- * and the token itself cannot be read back from it.
+ * a random value made for this one wait. Only its SHA-256 is kept, with the waiting item, so the
+ * value itself is in no stored execution, and nothing else (the access token, the credential,
+ * a restart) can invalidate it while the execution waits.
  */
-import { createHmac } from 'crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'crypto';
 
 export const RESUME_CHECK_PARAMETER = 'copernica_check';
 
-/** The check value for one waiting execution and subject (base64url, 43 characters). */
-export function resumeCheck(key: string, parts: Array<string | number>): string {
-	return createHmac('sha256', key)
-		.update(['copernica-data-request-resume', ...parts.map(String)].join('\n'), 'utf8')
-		.digest('base64url');
+/** A new check value (base64url, 43 characters) and the hash to keep of it. */
+export function newResumeCheck(): { value: string; sha256: string } {
+	const value = randomBytes(32).toString('base64url');
+	return { value, sha256: sha256Of(value) };
+}
+
+const sha256Of = (value: string) => createHash('sha256').update(value, 'utf8').digest('base64url');
+
+/** Whether a posted check value is the one whose hash was kept; the same time whatever is posted. */
+export function resumeCheckMatches(given: unknown, keptSha256: unknown): boolean {
+	if (typeof given !== 'string' || typeof keptSha256 !== 'string' || keptSha256 === '') return false;
+	const a = Buffer.from(sha256Of(given));
+	const b = Buffer.from(keptSha256);
+	return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /**
