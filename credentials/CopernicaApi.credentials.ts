@@ -38,6 +38,14 @@ export class CopernicaApi implements ICredentialType {
 			description:
 				'Where the Copernica REST API lives. Keep the default, use https://rest.copernica.com (Copernica recommends it for large downloads), or point it at a local Copernica sandbox for testing.',
 		},
+		{
+			displayName: 'Allow Unencrypted HTTP',
+			name: 'allowUnencryptedHttp',
+			type: 'boolean',
+			default: false,
+			description:
+				'Whether http:// addresses other than this machine (localhost) may be used, for the Base URL and for report web addresses. Off, the access token and personal data travel over TLS only.',
+		},
 	];
 
 	// The v3 API takes the token as a query parameter; the node redacts it from every error.

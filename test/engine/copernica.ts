@@ -50,6 +50,7 @@ export interface RunOptions {
 	continueOnFail?: boolean;
 	baseUrl?: string;
 	accessToken?: string;
+	allowUnencryptedHttp?: boolean;
 	binaryDataMode?: 'default' | 'filesystem';
 	onStart?: (cancel: () => void) => void;
 	/** TOOL_TYPE runs the node as an agent's tool would. */
@@ -86,6 +87,7 @@ export async function runNode(
 				copernicaApi: {
 					accessToken: options.accessToken ?? TOKEN,
 					baseUrl: options.baseUrl ?? sandbox?.url ?? 'http://127.0.0.1:9',
+					...(options.allowUnencryptedHttp ? { allowUnencryptedHttp: true } : {}),
 				},
 			},
 			binaryDataMode: options.binaryDataMode,

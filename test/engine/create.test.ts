@@ -43,6 +43,16 @@ describe('Create', () => {
 		expect(sandbox.requests.map((r) => r.path)).toContain(`/v3/${subjectType}/${value}/datarequest`);
 	});
 
+	it('sends nothing over plain http:// beyond this machine unless the credential allows it', async () => {
+		const { run } = await runNode(sandbox, createEmail('tls@example.com'), { baseUrl: 'http://copernica.example.com' });
+		expect(run.error?.message).toBe("The credential's Base URL http://copernica.example.com uses http://");
+		const report = await runNode(sandbox, createEmail('tls@example.com', 'http://n8n.example.com/webhook/x/copernica-data-request'));
+		expect(report.run.error?.message).toContain('the personal data would travel unencrypted');
+		expect(sandbox.counts().create).toBe(0);
+		const allowed = await runNode(sandbox, createEmail('tls@example.com', 'http://n8n.example.com/hook'), { allowUnencryptedHttp: true });
+		expect(allowed.output![0].json).toMatchObject({ report: 'http://n8n.example.com/hook' });
+	});
+
 	it('takes the subject type per item from an expression: one list mixes emails and ids', async () => {
 		const items = [
 			{ type: 'email', who: 'mixed@example.com' },

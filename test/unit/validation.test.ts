@@ -98,6 +98,16 @@ describe('validateNumericId', () => {
 });
 
 describe('validateReport', () => {
+	it('takes plain http:// only to this machine, unless the credential allows it', () => {
+		for (const report of ['http://127.0.0.1:5678/hook', 'http://localhost/hook', 'http://[::1]:8080/hook', 'http://n8n.localhost/hook']) {
+			expect(validateReport(report)).toBe(report);
+		}
+		expect(() => validateReport('http://n8n.example.com/webhook/abc?secret=x')).toThrow(
+			'is not usable: the personal data would travel unencrypted: use https://, or turn on "Allow Unencrypted HTTP" in the Copernica API credential',
+		);
+		expect(() => validateReport('http://10.0.0.5/hook')).toThrow('unencrypted');
+		expect(validateReport('http://n8n.example.com/hook', true)).toBe('http://n8n.example.com/hook');
+	});
 	it('treats empty as no report', () => {
 		expect(validateReport('')).toBeUndefined();
 		expect(validateReport('   ')).toBeUndefined();

@@ -132,18 +132,23 @@ export interface PreparedCreate {
 	report: string | undefined;
 }
 
+/** What an item's checks depend on beyond its parameters: the credential's settings. */
+export interface PrepareSettings {
+	allowHttp: boolean;
+}
+
 /** Reads and checks an item's parameters; the router calls it for every item before sending. */
-export function prepare(this: IExecuteFunctions, itemIndex: number): PreparedCreate {
+export function prepare(this: IExecuteFunctions, itemIndex: number, settings: PrepareSettings): PreparedCreate {
 	return {
 		subject: subjectFor.call(this, itemIndex),
-		report: validateReport(this.getNodeParameter('report', itemIndex, '')),
+		report: validateReport(this.getNodeParameter('report', itemIndex, ''), settings.allowHttp),
 	};
 }
 
 export async function execute(
 	this: IExecuteFunctions,
 	itemIndex: number,
-	prepared: PreparedCreate = prepare.call(this, itemIndex),
+	prepared: PreparedCreate = prepare.call(this, itemIndex, { allowHttp: false }),
 ): Promise<INodeExecutionData> {
 	const { subject, report } = prepared;
 	return { json: await createDataRequest.call(this, itemIndex, subject, report), pairedItem: { item: itemIndex } };

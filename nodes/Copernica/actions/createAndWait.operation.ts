@@ -24,6 +24,7 @@ import { binaryPropertyOf, DEFAULT_RETURN_AS, fileNameFor, type ReturnAs } from 
 import { fileItem, isRefusal, receiveReport, refuse } from '../intake';
 import { newResumeCheck, RESUME_CHECK_PARAMETER, resumeCheckMatches, withQueryParameter } from '../helpers/resumeUrl';
 import { validateReport } from '../helpers/validation';
+import { allowsUnencryptedHttp } from '../transport';
 import { createDataRequest, subjectFor, type SubjectType } from './create.operation';
 
 export const OPERATION = 'createAndWait';
@@ -76,7 +77,10 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 	const resumeUrl = String(this.evaluateExpression('{{ $execution.resumeUrl }}', itemIndex) ?? '');
 	const check = newResumeCheck();
 	// n8n 2.x's resume URL carries its own ?signature=...: the check is added after it, untouched.
-	const report = validateReport(withQueryParameter(resumeUrl, RESUME_CHECK_PARAMETER, check.value));
+	const report = validateReport(
+		withQueryParameter(resumeUrl, RESUME_CHECK_PARAMETER, check.value),
+		await allowsUnencryptedHttp(this, itemIndex),
+	);
 
 	// The report URL stays out of the output: it opens this execution.
 	const { id, subjectType, requestedAt, dueBy } = await createDataRequest.call(this, itemIndex, subject, report);

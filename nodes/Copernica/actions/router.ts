@@ -3,14 +3,16 @@ import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 
 import { concurrencyLimit, DEFAULT_CONCURRENCY, mapInOrder } from '../helpers/concurrency';
 import { InvalidInputError } from '../helpers/validation';
+import { allowsUnencryptedHttp } from '../transport';
 import * as create from './create.operation';
+import type { PrepareSettings } from './create.operation';
 import * as createAndWait from './createAndWait.operation';
 import * as get from './get.operation';
 import { isAgentTool } from '../helpers/agentTool';
 
 type Operation = (this: IExecuteFunctions, itemIndex: number, prepared?: never) => Promise<INodeExecutionData>;
 /** Reads and checks an item's parameters; what it returns is handed to the operation. */
-type Prepare = (this: IExecuteFunctions, itemIndex: number) => unknown;
+type Prepare = (this: IExecuteFunctions, itemIndex: number, settings: PrepareSettings) => unknown;
 
 const operations: Record<string, Operation> = {
 	create: create.execute,
@@ -69,10 +71,11 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 
 	const continueOnFail = this.continueOnFail();
 	const prepare = preparers[operation];
+	const settings: PrepareSettings = { allowHttp: prepare !== undefined && (await allowsUnencryptedHttp(this, 0)) };
 	const prepared = items.map((_, itemIndex) => {
 		if (prepare === undefined) return undefined;
 		try {
-			return { value: prepare.call(this, itemIndex) };
+			return { value: prepare.call(this, itemIndex, settings) };
 		} catch (error) {
 			if (!continueOnFail) throw itemError(this, error, itemIndex);
 			return { error };

@@ -104,11 +104,21 @@ export function validateNumericId(value: unknown, what: string): string {
 	return text;
 }
 
+/** Hosts on this machine: the only ones plain http:// may reach unless the credential allows it. */
+export function isLoopbackHost(hostname: string): boolean {
+	const host = hostname.toLowerCase().replace(/^\[|\]$/g, '');
+	return host === 'localhost' || host.endsWith('.localhost') || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+export const UNENCRYPTED_HINT =
+	'the personal data would travel unencrypted: use https://, or turn on "Allow Unencrypted HTTP" in the Copernica API credential';
+
 /**
  * The report target: an email address or an http(s) web address. Empty means "no report".
- * Returns the trimmed value, or undefined when there is none.
+ * Returns the trimmed value, or undefined when there is none. Plain http:// only reaches this
+ * machine unless `allowHttp`.
  */
-export function validateReport(value: unknown): string | undefined {
+export function validateReport(value: unknown, allowHttp = false): string | undefined {
 	if (value === undefined || value === null || (typeof value === 'string' && value.trim() === '')) {
 		return undefined;
 	}
@@ -132,6 +142,7 @@ export function validateReport(value: unknown): string | undefined {
 			throw bad('it is not a valid web address');
 		}
 		if (!url.hostname) throw bad('it has no host name');
+		if (url.protocol === 'http:' && !allowHttp && !isLoopbackHost(url.hostname)) throw bad(UNENCRYPTED_HINT);
 		return report;
 	}
 	try {

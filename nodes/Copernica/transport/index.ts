@@ -13,11 +13,12 @@ import type {
 	IN8nHttpFullResponse,
 	JsonObject,
 } from 'n8n-workflow';
-import { NodeApiError, sleepWithAbort } from 'n8n-workflow';
+import { NodeApiError, NodeOperationError, sleepWithAbort } from 'n8n-workflow';
 
 import { normalizeBaseUrl } from '../helpers/baseUrl';
 import { describeConnectionFailure, describeHttpFailure, type FailureText } from '../helpers/failure';
 import { redactSecrets } from '../helpers/redact';
+import { isLoopbackHost, UNENCRYPTED_HINT } from '../helpers/validation';
 import {
 	DEFAULT_RETRIES,
 	isRetryable,
@@ -77,6 +78,11 @@ function credentialsOf(context: IExecuteFunctions, itemIndex: number): Promise<I
 	return credentials;
 }
 
+/** The credential's "Allow Unencrypted HTTP": plain http:// beyond this machine. */
+export async function allowsUnencryptedHttp(context: IExecuteFunctions, itemIndex: number): Promise<boolean> {
+	return (await credentialsOf(context, itemIndex)).data?.allowUnencryptedHttp === true;
+}
+
 export async function copernicaApiRequest(
 	this: IExecuteFunctions,
 	request: CopernicaRequest,
@@ -85,6 +91,12 @@ export async function copernicaApiRequest(
 	const credentialsDecrypted = await credentialsOf(this, itemIndex);
 	const credentials = credentialsDecrypted.data ?? {};
 	const baseUrl = normalizeBaseUrl(credentials.baseUrl);
+	if (/^http:/i.test(baseUrl) && credentials.allowUnencryptedHttp !== true && !isLoopbackHost(hostnameOf(baseUrl))) {
+		throw new NodeOperationError(this.getNode(), `The credential's Base URL ${baseUrl} uses http://`, {
+			itemIndex,
+			description: `Nothing was sent: the access token and ${UNENCRYPTED_HINT}.`,
+		});
+	}
 	const secrets = [credentials.accessToken as string | undefined];
 	const fail = (text: FailureText, httpCode?: string) => {
 		const message = redactSecrets(text.message, secrets);
@@ -214,6 +226,14 @@ function connectionErrorCode(error: unknown): string | undefined {
 		pending.push(current.cause, current.errorResponse, current.reason);
 	}
 	return undefined;
+}
+
+function hostnameOf(baseUrl: string): string {
+	try {
+		return new URL(baseUrl).hostname;
+	} catch {
+		return '';
+	}
 }
 
 function hostOf(baseUrl: string): string {
