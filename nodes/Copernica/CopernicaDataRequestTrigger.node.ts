@@ -9,14 +9,13 @@ import type {
 import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
 
 import { binaryPropertyOf, DEFAULT_RETURN_AS, fileNameFor, fileParameters, type ReturnAs } from './helpers/fileParameters';
-import { fileItem, isRefusal, receiveReport, refuse, secretMatches, secretProblem, sha256Hex } from './intake';
+import { deliveryKey } from './helpers/deliveryKey';
+import { fileItem, isRefusal, receiveReport, refuse, secretMatches, secretProblem } from './intake';
 
 const MEGABYTE = 1024 * 1024;
 
 interface TriggerOptions {
 	maxBodySizeMb?: number;
-	deduplicate?: boolean;
-	deduplicateWindowMinutes?: number;
 }
 
 export class CopernicaDataRequestTrigger implements INodeType {
@@ -81,14 +80,6 @@ export class CopernicaDataRequestTrigger implements INodeType {
 				default: {},
 				options: [
 					{
-						displayName: 'Ignore Repeated Deliveries',
-						name: 'deduplicate',
-						type: 'boolean',
-						default: false,
-						description:
-							'Whether a file that arrives again (same content) within the window below is accepted without starting the workflow a second time',
-					},
-					{
 						displayName: 'Maximum File Size (MB)',
 						name: 'maxBodySizeMb',
 						type: 'number',
@@ -96,15 +87,6 @@ export class CopernicaDataRequestTrigger implements INodeType {
 						default: 256,
 						description:
 							'Larger requests are refused (413) and start nothing. n8n has its own limit too (N8N_PAYLOAD_SIZE_MAX, 16 MB by default): raise it for large files.',
-					},
-					{
-						displayName: 'Repeat Window (Minutes)',
-						name: 'deduplicateWindowMinutes',
-						type: 'number',
-						typeOptions: { minValue: 1 },
-						default: 1440,
-						displayOptions: { show: { deduplicate: [true] } },
-						description: 'How long a delivered file is remembered',
 					},
 				],
 			},
@@ -141,13 +123,6 @@ export class CopernicaDataRequestTrigger implements INodeType {
 		});
 		if (isRefusal(received)) return refuse(this, received);
 
-		if (options.deduplicate) {
-			const key = sha256Hex(received.report.bytes);
-			if (isRepeatedDelivery(this.getWorkflowStaticData('node'), key, options.deduplicateWindowMinutes ?? 1440)) {
-				return { webhookResponse: { received: true, duplicate: true } };
-			}
-		}
-
 		// Parameters the workflow put in the report URL (a ticket number, say), without the secret.
 		const { secret: _secret, ...query } = received.query;
 		const receivedAt = new Date();
@@ -156,25 +131,12 @@ export class CopernicaDataRequestTrigger implements INodeType {
 			binaryPropertyName: binaryPropertyOf(this.getNodeParameter('binaryPropertyName', '')),
 			// The trigger does not know the request's ID: the file is named after its arrival.
 			fileName: fileNameFor(receivedAt.toISOString().replace(/\.\d+Z$/, 'Z').replace(/[:]/g, '')),
-			json: { receivedAt: receivedAt.toISOString(), query: query as IDataObject },
+			json: {
+				receivedAt: receivedAt.toISOString(),
+				query: query as IDataObject,
+				deliveryKey: deliveryKey(received.report.bytes, query),
+			},
 		});
 		return { workflowData: [[item]], webhookResponse: { received: true } };
 	}
-}
-
-/**
- * Remembers delivered files (by content hash) in the workflow's static data, which n8n stores
- * with the workflow after a production execution. Returns true when the file was seen within
- * the window; otherwise records it.
- */
-function isRepeatedDelivery(staticData: IDataObject, key: string, windowMinutes: number): boolean {
-	const now = Date.now();
-	const seen = (staticData.deliveries ?? {}) as Record<string, number>;
-	for (const [hash, at] of Object.entries(seen)) {
-		if (now - at > windowMinutes * 60_000) delete seen[hash];
-	}
-	const repeated = seen[key] !== undefined;
-	if (!repeated) seen[key] = now;
-	staticData.deliveries = seen;
-	return repeated;
 }

@@ -72,7 +72,7 @@ const triggerWorkflow = {
 	settings: { executionOrder: 'v1' },
 };
 
-const create = (email) => ({ operation: 'create', subjectType: 'email', email });
+const create = (email) => ({ operation: 'create', subjectType: 'email', subject: email });
 const get = (requestId) => ({ operation: 'get', requestId });
 
 // [fault, what the sandbox does, operation, the expected end of the execution]

@@ -36,7 +36,7 @@ function createAndWaitWorkflow(name, email, options = {}) {
 				type: 'n8n-nodes-copernica.copernicaDataRequest',
 				typeVersion: 1,
 				position: [200, 0],
-				parameters: { operation: 'createAndWait', subjectType: 'email', email, options },
+				parameters: { operation: 'createAndWait', subjectType: 'email', subject: email, returnAs: 'json', options },
 				credentials: { copernicaApi: { id: CREDENTIAL_ID, name: CREDENTIAL_ID } },
 			},
 			{ id: 'n1', name: 'After', type: 'n8n-nodes-base.noOp', typeVersion: 1, position: [400, 0], parameters: {} },
@@ -130,6 +130,15 @@ describe.each([[1], [2]])('n8n %i.x', (major) => {
 		await n8n.restart();
 		expect((await n8n.execution(waiter.run.id)).status).toBe('waiting');
 
+		// A new access token in the credential while the execution waits: the check value is the
+		// wait's own, so Copernica's genuine post still continues it.
+		const credential = (await n8n.rest('GET', `/credentials/${CREDENTIAL_ID}?includeData=true`)).body.data;
+		await n8n.rest('PATCH', `/credentials/${CREDENTIAL_ID}`, {
+			name: credential.name,
+			type: credential.type,
+			data: { ...credential.data, accessToken: 'e2e-wait-token-rotated-9f8e7d6c' },
+		});
+
 		sandbox.makeReady(waiter.pending.id);
 		const resumed = await waitForStatus(waiter.run.id, ['success', 'error'], 60_000);
 		expect(resumed.status).toBe('success');
@@ -143,8 +152,12 @@ describe.each([[1], [2]])('n8n %i.x', (major) => {
 		// n8n's wait tracker looks for due executions once a minute.
 		const timedOut = await waitForStatus(late.run.id, ['success', 'error'], 150_000);
 		expect(timedOut.status).toBe('success');
-		expect(output(timedOut, 'Create and Wait')).toEqual([late.pending]);
-		expect(output(timedOut, 'After')).toEqual([late.pending]);
+		// At the maximum wait n8n passes the stored item through: the request, and the hash (only)
+		// of the check value that the report URL carried.
+		const stored = { ...late.pending, resumeCheckSha256: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) };
+		expect(output(timedOut, 'Create and Wait')).toEqual([stored]);
+		expect(output(timedOut, 'After')).toEqual([stored]);
+		expect(JSON.stringify(output(timedOut, 'After'))).not.toContain(new URL(late.report).searchParams.get('copernica_check'));
 		expect(late.pending).toMatchObject({ status: 'pending', subject: 'late@example.com' });
 		expect(sandbox.counts()).toMatchObject({ create: 2, status: 0, data: 0 });
 		console.log(`n8n ${major}.x: report URL form ${waiter.report.replace(/=[^&]+/g, '=...')}`);

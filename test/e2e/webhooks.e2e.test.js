@@ -51,6 +51,27 @@ const triggerWorkflow = (name, webhookId, parameters) => ({
 	settings: { executionOrder: 'v1' },
 });
 
+/** The trigger, then n8n's Remove Duplicates on the trigger's deliveryKey, as example 2 has it. */
+const dedupWorkflow = (name, webhookId, parameters) => {
+	const workflow = triggerWorkflow(name, webhookId, parameters);
+	workflow.nodes.push(
+		{
+			id: 'd1',
+			name: 'Once per delivery',
+			type: 'n8n-nodes-base.removeDuplicates',
+			typeVersion: 2,
+			position: [200, 0],
+			parameters: { operation: 'removeItemsSeenInPreviousExecutions', dedupeValue: '={{ $json.deliveryKey }}', options: {} },
+		},
+		{ id: 'n1', name: 'After', type: 'n8n-nodes-base.noOp', typeVersion: 1, position: [400, 0], parameters: {} },
+	);
+	workflow.connections = {
+		Report: { main: [[{ node: 'Once per delivery', type: 'main', index: 0 }]] },
+		'Once per delivery': { main: [[{ node: 'After', type: 'main', index: 0 }]] },
+	};
+	return workflow;
+};
+
 /** Manual -> Copernica Data Request (create or createAndWait) -> After. */
 const copernicaWorkflow = (name, parameters) => ({
 	name,
@@ -118,13 +139,13 @@ describe.each([[1], [2]])('n8n %i.x', (major) => {
 		const configurations = {
 			plain: { secret: SECRET, returnAs: 'json', options: {} },
 			small: { secret: SECRET, returnAs: 'json', options: { maxBodySizeMb: 1 } },
-			open: { secret: '', returnAs: 'json', options: {} },
 			binary: { secret: SECRET, returnAs: 'binary', binaryPropertyName: 'report', options: {} },
-			dedup: { secret: SECRET, returnAs: 'json', options: { deduplicate: true } },
+			dedup: { secret: SECRET, returnAs: 'json', options: {} },
 		};
 		for (const [name, parameters] of Object.entries(configurations)) {
 			const webhookId = crypto.randomUUID();
-			const { id } = (await n8n.api('POST', '/workflows', triggerWorkflow(`Trigger ${name}`, webhookId, parameters))).body;
+			const make = name === 'dedup' ? dedupWorkflow : triggerWorkflow;
+			const { id } = (await n8n.api('POST', '/workflows', make(`Trigger ${name}`, webhookId, parameters))).body;
 			triggers[name] = { id, webhookId };
 			await n8n.activate(id);
 		}
@@ -193,17 +214,31 @@ describe.each([[1], [2]])('n8n %i.x', (major) => {
 			expect((await executionsOf('small')).length).toBe(before.small);
 		});
 
-		it('accepts a matching Digest, and any file when no secret is set', async () => {
-			const before = { plain: (await executionsOf('plain')).length, open: (await executionsOf('open')).length };
+		it('accepts a matching Digest', async () => {
+			const before = (await executionsOf('plain')).length;
 			const text = JSON.stringify(file('digest@example.com'));
 			const signed = await post(`${hook('plain')}?secret=${SECRET}`, text, { digest: digestOf(text) });
 			expect({ status: signed.status, body: signed.text }).toEqual({ status: 200, body: '{"received":true}' });
-			const open = await post(`${hook('open')}?ticket=7`, file('open@example.com'));
-			expect(open.status).toBe(200);
-			const [plain] = await n8n.waitForExecutions(triggers.plain.id, before.plain + 1);
+			const [plain] = await n8n.waitForExecutions(triggers.plain.id, before + 1);
 			expect(itemOf(plain, 'Report').json.info.id).toBe('digest@example.com');
-			const [opened] = await n8n.waitForExecutions(triggers.open.id, before.open + 1);
-			expect(itemOf(opened, 'Report').json).toMatchObject({ info: { id: 'open@example.com' }, query: { ticket: '7' } });
+		});
+
+		it.each([
+			['no secret', '', 'has no secret'],
+			['a short secret', 'q7Vh2mZp9LxR4tWb', 'too short'],
+			['the old example placeholder', 'change-me-to-a-long-random-value', 'placeholder'],
+		])('a trigger with %s is not activated, and its URL starts nothing', async (_what, secret, reason) => {
+			const webhookId = crypto.randomUUID();
+			const { id } = (await n8n.api('POST', '/workflows', triggerWorkflow(`Unsafe ${reason}`, webhookId, { secret, returnAs: 'json', options: {} }))).body;
+			const answer = await n8n.api('POST', `/workflows/${id}/activate`, undefined, { allowError: true });
+			expect(answer.status).toBeGreaterThanOrEqual(400);
+			expect(answer.text).toContain(reason);
+			expect(answer.text).toContain('at least 24 characters');
+			const workflow = (await n8n.api('GET', `/workflows/${id}`)).body;
+			expect(workflow.active).toBe(false);
+			const posted = await post(`${n8n.baseUrl}/webhook/${webhookId}/${TRIGGER_PATH}?secret=${encodeURIComponent(secret)}`, file('open@example.com'));
+			expect(posted.status).toBe(404);
+			expect(await n8n.executions(id)).toHaveLength(0);
 		});
 
 		it('returns the file as a binary file in the chosen field, with a summary', async () => {
@@ -223,23 +258,24 @@ describe.each([[1], [2]])('n8n %i.x', (major) => {
 			expect((await bytesOf(item.binary.report)).toString('utf8')).toBe(text);
 		});
 
-		it('starts one execution for a file delivered twice when repeats are ignored, and two when not', async () => {
-			const before = { dedup: (await executionsOf('dedup')).length, plain: (await executionsOf('plain')).length };
+		it('with Remove Duplicates on deliveryKey: the same delivery twice goes on once, two tickets for the same file both go on', async () => {
+			const before = (await executionsOf('dedup')).length;
 			const text = JSON.stringify(file('twice@example.com'));
-			const other = JSON.stringify({ ...file('twice@example.com'), data: [] });
-			const deliver = async (name, body) => await post(`${hook(name)}?secret=${SECRET}`, body);
+			const deliver = async (ticket) => await post(`${hook('dedup')}?secret=${SECRET}&ticket=${ticket}`, text);
+			const wentOn = (execution) => Boolean(itemOf(execution, 'After'));
 
-			expect((await deliver('dedup', text)).text).toBe('{"received":true}');
-			await n8n.waitForExecutions(triggers.dedup.id, before.dedup + 1);
-			expect(await deliver('dedup', text)).toEqual({ status: 200, text: '{"received":true,"duplicate":true}' });
-			expect((await deliver('dedup', other)).text).toBe('{"received":true}');
-			await n8n.waitForExecutions(triggers.dedup.id, before.dedup + 2);
-
-			expect((await deliver('plain', text)).status).toBe(200);
-			expect((await deliver('plain', text)).status).toBe(200);
-			await n8n.waitForExecutions(triggers.plain.id, before.plain + 2);
-			await sleep(2000);
-			expect((await executionsOf('dedup')).length).toBe(before.dedup + 2);
+			expect((await deliver('T-1')).status).toBe(200);
+			await n8n.waitForExecutions(triggers.dedup.id, before + 1);
+			expect((await deliver('T-1')).status).toBe(200);
+			await n8n.waitForExecutions(triggers.dedup.id, before + 2);
+			expect((await deliver('T-2')).status).toBe(200);
+			const executions = await n8n.waitForExecutions(triggers.dedup.id, before + 3);
+			// Newest first: T-2, the repeated T-1, the first T-1.
+			const runs = await Promise.all(executions.slice(0, 3).map((e) => n8n.execution(e.id)));
+			const keys = runs.map((run) => itemOf(run, 'Report').json.deliveryKey);
+			expect(keys[1]).toBe(keys[2]);
+			expect(keys[0]).not.toBe(keys[1]);
+			expect(runs.map(wentOn)).toEqual([true, false, true]);
 		});
 	});
 

@@ -2,6 +2,7 @@ import { createHash } from 'crypto';
 
 import { digestMatches, secretMatches, secretProblem } from '../../nodes/Copernica/intake/authenticity';
 import { maskReportSecret } from '../../nodes/Copernica/helpers/redact';
+import { deliveryKey } from '../../nodes/Copernica/helpers/deliveryKey';
 import { readReportBody } from '../../nodes/Copernica/intake/reportBody';
 
 const file = { info: { type: 'email', id: 'a@example.com' }, data: [[{ x: 1 }]] };
@@ -98,5 +99,21 @@ describe('readReportBody', () => {
 		expect(readReportBody(undefined, Buffer.from('{"info":'))).toEqual({ problem: 'the body is not valid JSON' });
 		expect(readReportBody(undefined, Buffer.alloc(0))).toEqual({ problem: 'the body is empty' });
 		expect(readReportBody(undefined, Buffer.from('a=b'))).toEqual({ problem: 'the body holds no data request file' });
+	});
+});
+
+describe('deliveryKey', () => {
+	const bytes = Buffer.from(json);
+	it('is the same for the same file and report URL parameters, in any order', () => {
+		expect(deliveryKey(bytes, { ticket: 'T-1', lang: 'nl' })).toBe(deliveryKey(Buffer.from(json), { lang: 'nl', ticket: 'T-1' }));
+		expect(deliveryKey(bytes, {})).toMatch(/^[0-9a-f]{64}$/);
+	});
+	it('differs for another ticket or another file', () => {
+		const key = deliveryKey(bytes, { ticket: 'T-1' });
+		expect(deliveryKey(bytes, { ticket: 'T-2' })).not.toBe(key);
+		expect(deliveryKey(Buffer.from(json.replace('a@example.com', 'b@example.com')), { ticket: 'T-1' })).not.toBe(key);
+		expect(deliveryKey(bytes, { ticket: ['T-1'] })).not.toBe(key);
+		// a parameter cannot be shifted into the file
+		expect(deliveryKey(Buffer.from(`x\n${json}`), { ticket: 'T-1' })).not.toBe(deliveryKey(bytes, { ticket: 'T-1\nx' }));
 	});
 });
