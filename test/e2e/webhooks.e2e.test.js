@@ -173,7 +173,8 @@ describe.each([[1], [2]])('n8n %i.x', (major) => {
 			const { id } = (await n8n.api('POST', '/workflows', copernicaWorkflow(`Create ${email}`, { operation: 'create', subjectType: 'email', subject: email, report }))).body;
 			const run = await n8n.executeWorkflow(id);
 			expect({ status: run.status, error: run.error }).toEqual({ status: 'success', error: undefined });
-			expect(run.output('Copernica')[0].report).toBe(report);
+			// The output shows the report URL with the secret masked; Copernica got it whole.
+			expect(run.output('Copernica')[0].report).toBe(report.replace(`secret=${encodeURIComponent(SECRET)}`, 'secret=***'));
 
 			const [execution] = await n8n.waitForExecutions(triggers.plain.id, before + 1, 60_000);
 			expect(execution.status).toBe('success');
@@ -224,18 +225,26 @@ describe.each([[1], [2]])('n8n %i.x', (major) => {
 		});
 
 		it.each([
-			['no secret', '', 'has no secret'],
-			['a short secret', 'q7Vh2mZp9LxR4tWb', 'too short'],
-			['the old example placeholder', 'change-me-to-a-long-random-value', 'placeholder'],
+			// n8n 2.x refuses an empty required parameter itself, before asking the node
+			['no secret', '', /has no secret|required parameters: secret/],
+			['a short secret', 'q7Vh2mZp9LxR4tWb', /too short/],
+			['the old example placeholder', 'change-me-to-a-long-random-value', /placeholder/],
 		])('a trigger with %s is not activated, and its URL starts nothing', async (_what, secret, reason) => {
 			const webhookId = crypto.randomUUID();
-			const { id } = (await n8n.api('POST', '/workflows', triggerWorkflow(`Unsafe ${reason}`, webhookId, { secret, returnAs: 'json', options: {} }))).body;
+			const { id } = (await n8n.api('POST', '/workflows', triggerWorkflow(`Unsafe ${secret.length}`, webhookId, { secret, returnAs: 'json', options: {} }))).body;
 			const answer = await n8n.api('POST', `/workflows/${id}/activate`, undefined, { allowError: true });
-			expect(answer.status).toBeGreaterThanOrEqual(400);
-			expect(answer.text).toContain(reason);
-			expect(answer.text).toContain('at least 24 characters');
-			const workflow = (await n8n.api('GET', `/workflows/${id}`)).body;
-			expect(workflow.active).toBe(false);
+			if (major === 1 || secret === '') {
+				// Refused at once, with the node's reason (2.x checks an empty required parameter itself)
+				expect(answer.status).toBeGreaterThanOrEqual(400);
+				expect(answer.text).toMatch(reason);
+			} else {
+				// 2.41 accepts the publish, then keeps retrying to register the webhook, which the node
+				// refuses: the workflow never goes live (its error is not surfaced through the API).
+				await sleep(2000);
+				const status = (await n8n.rest('GET', `/workflows/${id}/publication-status`)).body.data;
+				expect(status).toMatchObject({ liveVersionId: null });
+				expect(status.status).not.toBe('published');
+			}
 			const posted = await post(`${n8n.baseUrl}/webhook/${webhookId}/${TRIGGER_PATH}?secret=${encodeURIComponent(secret)}`, file('open@example.com'));
 			expect(posted.status).toBe(404);
 			expect(await n8n.executions(id)).toHaveLength(0);
