@@ -1,19 +1,16 @@
 // The package in real n8n, as a user's instance has it: packed with npm pack, installed as a
 // community package, driven through n8n's own REST and webhook endpoints, on n8n 1.x and 2.x.
 // The local Copernica sandbox stands in for Copernica.
-const fs = require('fs');
 const path = require('path');
 
 const { ensureN8n } = require('./install-n8n');
 const { countInFile, startN8n, packPackage } = require('./n8n');
 const { startSandbox } = require('../sandbox');
+const { createExamples, webhookWorkflows } = require('../../scripts/examples');
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const EXAMPLES = path.join(ROOT, 'examples');
 const GOOD_TOKEN = 'e2e-good-token-8c41d7f2a9b3';
 const BAD_TOKEN = 'e2e-bad-token-5e9a0b1c2d3f';
-const SECRET = 'e2e-report-secret-4f7a9c1e';
-const TRIGGER_WEBHOOK_ID = '7c1d0c55-6a3e-4e7e-9d52-0c7bb2b2f001';
 const CREDENTIAL_ID = 'copernicaSandbox';
 const BAD_CREDENTIAL_ID = 'copernicaBadTokn';
 
@@ -29,15 +26,6 @@ afterAll(async () => {
 	await sandbox?.close();
 });
 
-/** An example workflow as shipped, pointed at this instance and given this test's secret. */
-function example(file, baseUrl) {
-	const text = fs
-		.readFileSync(path.join(EXAMPLES, file), 'utf8')
-		.replaceAll('http://127.0.0.1:5678', baseUrl)
-		.replaceAll('change-me-to-a-long-random-value', SECRET);
-	return JSON.parse(text);
-}
-
 function createWorkflow(email, credentialId) {
 	return {
 		name: `Create with ${credentialId}`,
@@ -49,7 +37,7 @@ function createWorkflow(email, credentialId) {
 				type: 'n8n-nodes-copernica.copernicaDataRequest',
 				typeVersion: 1,
 				position: [200, 0],
-				parameters: { operation: 'create', subjectType: 'email', email, report: '' },
+				parameters: { operation: 'create', subjectType: 'email', subject: email, report: '' },
 				credentials: { copernicaApi: { id: credentialId, name: credentialId } },
 			},
 		],
@@ -64,6 +52,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 describe.each([[1], [2]])('n8n %i.x', (major) => {
 	let n8n;
 	let workflows;
+	let examples;
 	const label = (scenario) => `n8n ${major}.x, scenario ${scenario}`;
 
 	beforeAll(async () => {
@@ -76,21 +65,18 @@ describe.each([[1], [2]])('n8n %i.x', (major) => {
 				{ id: BAD_CREDENTIAL_ID, name: 'Copernica (bad token)', type: 'copernicaApi', data: { accessToken: BAD_TOKEN, baseUrl: sandbox.url } },
 			],
 		});
-		// Created through n8n's public API, as a user's tooling would; n8n gives them their ids.
-		const create = async (workflow) => {
-			const { name, nodes, connections, settings } = workflow;
-			return (await n8n.api('POST', '/workflows', { name, nodes, connections, settings })).body;
-		};
+		// Created through n8n's public API, as a user's tooling would, the way `npm start` does it.
+		examples = await createExamples(n8n, { id: CREDENTIAL_ID, name: 'Copernica (sandbox)' });
+		const { name, nodes, connections, settings } = createWorkflow('leak-check@example.com', BAD_CREDENTIAL_ID);
 		workflows = {
-			ticket: await create(example('1-ticket-to-data-request.json', n8n.baseUrl)),
-			reply: await create(example('2-data-request-file-to-reply.json', n8n.baseUrl)),
-			createAndGet: await create(example('3-create-and-get.json', n8n.baseUrl)),
-			badToken: await create(createWorkflow('leak-check@example.com', BAD_CREDENTIAL_ID)),
+			ticket: examples.workflows['1-ticket-to-data-request.json'],
+			reply: examples.workflows['2-data-request-file-to-reply.json'],
+			createAndGet: examples.workflows['3-create-and-get.json'],
+			badToken: (await n8n.api('POST', '/workflows', { name, nodes, connections, settings })).body,
 		};
-		await n8n.activate(workflows.ticket.id);
-		await n8n.activate(workflows.reply.id);
+		for (const workflow of webhookWorkflows(examples)) await n8n.activate(workflow.id);
 		await n8n.waitForWebhook('webhook/gdpr-access-request');
-		await n8n.waitForWebhook(`webhook/${TRIGGER_WEBHOOK_ID}/copernica-data-request`);
+		await n8n.waitForWebhook(examples.triggerUrl.slice(n8n.baseUrl.length + 1));
 	});
 	afterAll(async () => {
 		await n8n?.stop();
@@ -124,20 +110,26 @@ describe.each([[1], [2]])('n8n %i.x', (major) => {
 		const received = runData['Copernica file arrives'][0].data.main[0][0];
 		expect(received.json).toMatchObject({ info: { type: 'email', id: email }, query: { ticket: 'T-1001' } });
 		expect(received.json.summary.entries).toBeGreaterThan(0);
-		expect(received.binary.data).toMatchObject({ fileName: 'data.json', mimeType: 'application/json' });
+		expect(received.binary.data).toMatchObject({ fileName: expect.stringMatching(/^copernica-data-request-.*\.json$/), mimeType: 'application/json' });
+		// The file goes to the privacy team for review, not to the address inside it.
 		const reply = runData['Compose the reply'][0].data.main[0][0].json;
-		expect(reply).toMatchObject({ ticket: 'T-1001', to: email, subject: 'Your personal data (ticket T-1001)' });
+		expect(reply).toMatchObject({ ticket: 'T-1001', to: 'privacy@example.com', subject: 'Data request file for ticket T-1001' });
+		// The audit trail: one row in the data table, without the file.
+		const rows = (await n8n.rest('GET', `/projects/${examples.table.projectId}/data-tables/${examples.table.id}/rows`)).body.data;
+		const row = (rows.data ?? rows).find((r) => r.ticket === 'T-1001');
+		expect(row).toMatchObject({ ticket: 'T-1001', subject: email, requestId: answer.body.requestId });
+		expect(Object.keys(row).sort()).toEqual(['createdAt', 'dueBy', 'id', 'requestId', 'requestedAt', 'subject', 'ticket', 'updatedAt']);
 		expect(sandbox.deliveries.filter((d) => d.ok)).toHaveLength(1);
 	});
 
 	it('3: forged POSTs to the trigger start no execution', async () => {
 		const before = (await n8n.executions(workflows.reply.id)).length;
-		const url = `/webhook/${TRIGGER_WEBHOOK_ID}/copernica-data-request`;
+		const url = examples.triggerUrl.slice(n8n.baseUrl.length);
 		const file = { info: { type: 'email', id: 'forged@example.com' }, data: [[]] };
 		const forged = [
 			[`${url}`, file, 401],
 			[`${url}?secret=wrong`, file, 401],
-			[`${url}?secret=${SECRET}`, { hello: 'world' }, 400],
+			[`${url}?secret=${examples.secret}`, { hello: 'world' }, 400],
 		];
 		for (const [target, body, status] of forged) {
 			const answer = await n8n.request('POST', target, { body, allowError: true });
