@@ -11,6 +11,7 @@ import { NodeConnectionTypes } from 'n8n-workflow';
 
 import * as create from './actions/create.operation';
 import * as createAndWait from './actions/createAndWait.operation';
+import * as findPerson from './actions/findPerson.operation';
 import * as get from './actions/get.operation';
 import { router } from './actions/router';
 
@@ -22,7 +23,7 @@ export class CopernicaDataRequest implements INodeType {
 		group: ['transform'],
 		version: 1,
 		subtitle:
-			'={{ $parameter["operation"] === "create" ? "Create data request" : $parameter["operation"] === "createAndWait" ? "Create and wait for the file" : "Get data request" }}',
+			'={{ $parameter["operation"] === "create" ? "Create data request" : $parameter["operation"] === "createAndWait" ? "Create and wait for the file" : $parameter["operation"] === "findPerson" ? "Find person by email" : "Get data request" }}',
 		description: 'Ask Copernica for everything it holds on a person (GDPR right of access) and fetch the file',
 		defaults: { name: 'Copernica Data Request' },
 		usableAsTool: true,
@@ -65,6 +66,13 @@ export class CopernicaDataRequest implements INodeType {
 							'Create the data request, then pause this execution until Copernica delivers the file, and continue with it. One item per execution.',
 					},
 					{
+						name: 'Find Person',
+						value: 'findPerson',
+						action: 'Find every profile and subprofile of an email address',
+						description:
+							'Search every database and collection for an email address: one item per profile and subprofile found, with their IDs for a data request each. Nothing found gives one item with found "nothing".',
+					},
+					{
 						name: 'Get',
 						value: 'get',
 						action: 'Get a data request',
@@ -76,6 +84,7 @@ export class CopernicaDataRequest implements INodeType {
 			...create.description,
 			...createAndWait.description,
 			...get.description,
+			...findPerson.description,
 			{
 				displayName: 'Options',
 				name: 'options',
@@ -89,9 +98,9 @@ export class CopernicaDataRequest implements INodeType {
 						type: 'number',
 						typeOptions: { minValue: 1, maxValue: 50 },
 						default: 10,
-						displayOptions: { show: { '/operation': ['create', 'get'] } },
+						displayOptions: { show: { '/operation': ['create', 'get', 'findPerson'] } },
 						description:
-							'How many items to work on at the same time. Each call to Copernica waits for an answer over the network; a few calls at once finish a long list much sooner. The output keeps the order of the input. Lower it if Copernica answers "too many requests" often; 1 handles one item after the other.',
+							'How many items to work on at the same time (Find Person: how many calls to Copernica at the same time). Each call to Copernica waits for an answer over the network; a few calls at once finish a long list much sooner. The output keeps the order of the input. Lower it if Copernica answers "too many requests" often; 1 handles one item after the other.',
 					},
 					{
 						displayName: 'Continue Without the File After (Hours)',
@@ -102,6 +111,16 @@ export class CopernicaDataRequest implements INodeType {
 						displayOptions: { show: { '/operation': ['createAndWait'] } },
 						description:
 							'If Copernica has not delivered the file by then, the execution goes on with status "pending" and the request ID, so that a Get can fetch the file later. n8n checks waiting executions about once a minute.',
+					},
+					{
+						displayName: 'Database Names or IDs',
+						name: 'databaseIds',
+						type: 'multiOptions',
+						typeOptions: { loadOptionsMethod: 'getDatabases' },
+						default: [],
+						displayOptions: { show: { '/operation': ['findPerson'] } },
+						description:
+							'Search only these databases (and their collections). Empty: every database, archived ones included. Choose from the list, or specify IDs using an <a href="https://docs.n8n.io/code/expressions/">expression</a>.',
 					},
 					{
 						displayName: 'Fail If Not Available',
@@ -121,6 +140,15 @@ export class CopernicaDataRequest implements INodeType {
 						displayOptions: { show: { '/operation': ['get'], '/waitForFile': [true] } },
 						description:
 							'How long to wait after the first check before checking again. Each further wait is twice as long, up to the maximum check interval.',
+					},
+					{
+						displayName: 'Include Field Values',
+						name: 'includeFields',
+						type: 'boolean',
+						default: true,
+						displayOptions: { show: { '/operation': ['findPerson'] } },
+						description:
+							'Whether each item carries the profile\'s or subprofile\'s fields (name, address, ...). Turn it off to keep personal data out of the stored execution when only the IDs are needed.',
 					},
 					{
 						displayName: 'Maximum Check Interval (Seconds)',
@@ -153,6 +181,12 @@ export class CopernicaDataRequest implements INodeType {
 				],
 			},
 		],
+	};
+
+	methods = {
+		loadOptions: {
+			getDatabases: findPerson.getDatabases,
+		},
 	};
 
 	// Required by n8n's lint for any node with webhooks. The only one here is the resume URL of a

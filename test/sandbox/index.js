@@ -17,6 +17,7 @@ const crypto = require('node:crypto');
 const { EventEmitter } = require('node:events');
 const { pipeline, Readable } = require('node:stream');
 const { planDataFile } = require('./datafile');
+const { Account, parseCondition, compileCondition, pagingOf, page } = require('./account');
 
 const DEFAULTS = {
 	port: 0, // 0 = a free port
@@ -48,8 +49,18 @@ const DEFAULTS = {
 	transientFailureRate: 0, // 0..1: share of API calls that fail with 429/503/reset
 	authenticateStyle: 'json', // POST /authenticate (v4 token exchange) answers JSON or a raw string
 	logLimit: 10000, // request log keeps this many newest entries (counts() keeps counting)
+	// The account behind the person search calls (account.js): databases, collections, profiles.
+	account: undefined, // seed, see account.js; setAccount() replaces it, reset() goes back to this one
+	maxLimit: 1000, // lists answer at most this many per page (Copernica: 1000); lower it to force paging
+	fieldsCaseSensitive: false, // false: fields[] conditions compare case-insensitively (as MySQL's default collation)
+	removedRecordsMatch: false, // true: removed (sub)profiles still match conditions on their former values
+	ignoreConditions: false, // true: fields[] is ignored and every record listed (a server that drops the filter)
 };
-const KINDS = ['create', 'status', 'data', 'bare', 'identity', 'authenticate', 'other'];
+const KINDS = [
+	'create', 'status', 'data', 'bare', 'identity', 'authenticate', 'other',
+	// the person search calls
+	'databases', 'databaseFields', 'collections', 'collectionFields', 'profiles', 'subprofiles', 'profileSubprofiles',
+];
 const ACCOUNT = {
 	id: 4321,
 	name: 'sandbox',
@@ -69,7 +80,15 @@ const ROUTES = [
 	['GET', /^datarequest\/([^/]+)\/data\/?$/, 'data'],
 	['GET', /^datarequest\/([^/]+)\/?$/, 'bare'],
 	['GET', /^identity\/?$/, 'identity'],
+	['GET', /^databases\/?$/, 'databases'],
+	['GET', /^database\/([^/]+)\/fields\/?$/, 'databaseFields'],
+	['GET', /^database\/([^/]+)\/collections\/?$/, 'collections'],
+	['GET', /^database\/([^/]+)\/profiles\/?$/, 'profiles'],
+	['GET', /^collection\/([^/]+)\/fields\/?$/, 'collectionFields'],
+	['GET', /^collection\/([^/]+)\/subprofiles\/?$/, 'subprofiles'],
+	['GET', /^profile\/([^/]+)\/subprofiles\/([^/]+)\/?$/, 'profileSubprofiles'],
 ];
+const ACCOUNT_KINDS = new Set(KINDS.slice(KINDS.indexOf('databases')));
 
 function route(method, pathname) {
 	if (method === 'POST' && /^\/authenticate\/?$/.test(pathname)) return { kind: 'authenticate', api: true };
@@ -192,6 +211,7 @@ class Sandbox extends EventEmitter {
 		this._random = prng(this.options.seed);
 		this._clockBase = Date.now();
 		this._realBase = Date.now();
+		this.account = new Account(this.options.account);
 	}
 
 	get token() {
@@ -208,6 +228,8 @@ class Sandbox extends EventEmitter {
 	}
 
 	setOptions(partial = {}) {
+		// Built first: a bad seed throws before any option changes.
+		const account = 'account' in partial ? new Account(partial.account) : undefined;
 		if ('clockSpeed' in partial) {
 			// Re-base so that time already passed keeps its old speed.
 			this._clockBase = this.now();
@@ -216,8 +238,16 @@ class Sandbox extends EventEmitter {
 		Object.assign(this.options, partial);
 		if ('faults' in partial) this.faults = (partial.faults || []).map(normalizeRule);
 		if ('seed' in partial) this._random = prng(this.options.seed);
+		if (account !== undefined) this.account = account;
 		this._checkReady();
 		return this.options;
+	}
+	/** Replaces the account (databases, collections, profiles) until reset() or the next call; see account.js. */
+	setAccount(spec = {}) {
+		const account = new Account(spec); // throws on a bad seed, leaving the old account in place
+		this.options.account = spec;
+		this.account = account;
+		return account.summary();
 	}
 	addFault(rule) {
 		const r = normalizeRule(rule);
@@ -236,6 +266,7 @@ class Sandbox extends EventEmitter {
 		this.outbox.length = 0;
 		this.dataRequests.clear();
 		for (const k of KINDS) this._counts[k] = 0;
+		this.account = new Account(this.options.account);
 		this._random = prng(this.options.seed);
 		this._clockBase = Date.now();
 		this._realBase = Date.now();
@@ -323,7 +354,8 @@ class Sandbox extends EventEmitter {
 		return toJsonSafe({
 			url: this.url,
 			now: new Date(this.now()).toISOString(),
-			options: { ...this.options, token: undefined, faults: undefined },
+			options: { ...this.options, token: undefined, faults: undefined, account: undefined },
+			account: this.account.summary(),
 			faults: this.faults,
 			counts: this.counts(),
 			dataRequests: this.summary(),
@@ -442,6 +474,10 @@ class Sandbox extends EventEmitter {
 				answer = { status: 200, body: ACCOUNT };
 				break;
 			default:
+				if (ACCOUNT_KINDS.has(r.kind)) {
+					answer = this._accountCall(r, query);
+					break;
+				}
 				answer = { status: 404, body: { error: { message: 'Unknown method' } } };
 		}
 		if (resetAfter) {
@@ -600,6 +636,80 @@ class Sandbox extends EventEmitter {
 		return this._error(kind === 'data' || !this.options.errorMessages ? 404 : 400, message);
 	}
 
+	// ---------------------------------------------------------------- the account (person search)
+
+	/** The record lists of the search calls, paged; errors as Copernica words them. */
+	_accountCall(r, query) {
+		const account = this.account;
+		const paging = pagingOf(query, this.options.maxLimit);
+		const noEntity = { status: 400, body: { error: { message: 'No entity with supplied ID' } } };
+		const database = (key) => {
+			const text = decodeSegment(key);
+			if (account.databases.has(text)) return account.databases.get(text);
+			// Copernica takes a database's name in place of its id.
+			return [...account.databases.values()].find((d) => d.name === text);
+		};
+		const collection = (key) => account.collections.get(decodeSegment(key));
+		const ok = (list, map) => ({ status: 200, body: page(list, paging, map) });
+		switch (r.kind) {
+			case 'databases':
+				return ok([...account.databases.values()], (d) => account.databaseOut(d));
+			case 'databaseFields': {
+				const db = database(r.match[1]);
+				return db ? ok(db.fields) : noEntity;
+			}
+			case 'collections': {
+				const db = database(r.match[1]);
+				return db ? ok(db.collections.map((cid) => account.collections.get(cid)), (c) => account.collectionOut(c)) : noEntity;
+			}
+			case 'collectionFields': {
+				const c = collection(r.match[1]);
+				return c ? ok(c.fields) : noEntity;
+			}
+			case 'profiles': {
+				const db = database(r.match[1]);
+				if (!db) return noEntity;
+				const filter = this._filter(query);
+				if (filter.error) return filter.error;
+				return ok(account.profilesOf.get(db.ID).filter(filter.test), (p) => account.profileOut(p));
+			}
+			case 'subprofiles': {
+				const c = collection(r.match[1]);
+				if (!c) return noEntity;
+				const filter = this._filter(query);
+				if (filter.error) return filter.error;
+				return ok(account.subprofilesOf.get(c.ID).filter(filter.test), (s) => account.subprofileOut(s));
+			}
+			case 'profileSubprofiles': {
+				const profile = account.profiles.get(decodeSegment(r.match[1]));
+				const c = collection(r.match[2]);
+				if (!profile || !c) return noEntity;
+				return ok(account.subprofilesOfProfile.get(`${profile.ID}:${c.ID}`) ?? [], (s) => account.subprofileOut(s));
+			}
+		}
+		return { status: 404, body: { error: { message: 'Unknown method' } } };
+	}
+
+	/** The fields[] conditions of a search (all must hold); a condition on a field the list has not matches nothing. */
+	_filter(query) {
+		const texts = [...query.getAll('fields[]'), ...query.getAll('fields')];
+		const tests = [];
+		for (const text of texts) {
+			const condition = parseCondition(text);
+			const test = condition && compileCondition(condition, { caseSensitive: this.options.fieldsCaseSensitive });
+			if (!test) return { error: { status: 400, body: { error: { message: `Invalid condition: ${text}` } } } };
+			tests.push(test);
+		}
+		if (this.options.ignoreConditions || tests.length === 0) return { test: () => true };
+		return {
+			test: (record) => {
+				// A removed record's fields are gone; with removedRecordsMatch its former values still count.
+				if (record.removed && !this.options.removedRecordsMatch) return false;
+				return tests.every((t) => t(record.fields));
+			},
+		};
+	}
+
 	// ---------------------------------------------------------------- reports
 
 	_checkReady() {
@@ -751,6 +861,8 @@ class Sandbox extends EventEmitter {
 			if (req.method === 'DELETE' && p === '/faults') return ok(this.clearFaults());
 			if (req.method === 'POST' && p === '/reset') return ok(this.reset());
 			if (req.method === 'POST' && p === '/clock') return ok(this.advance(Number(body.advanceMs) || 0));
+			if (req.method === 'POST' && p === '/account') return ok(this.setAccount(body));
+			if (req.method === 'GET' && p === '/account') return ok(this.account.summary());
 			const m = /^\/requests\/([^/]+)\/(ready|expire)$/.exec(p);
 			if (req.method === 'POST' && m) {
 				const id = decodeURIComponent(m[1]);
@@ -761,6 +873,15 @@ class Sandbox extends EventEmitter {
 			return bad(400, err.message);
 		}
 		return bad(404, 'unknown control path');
+	}
+}
+
+/** A path segment as given, decoded (a malformed escape stays as it is). */
+function decodeSegment(segment) {
+	try {
+		return decodeURIComponent(segment);
+	} catch {
+		return segment;
 	}
 }
 

@@ -7,10 +7,16 @@ import { allowsUnencryptedHttp } from '../transport';
 import * as create from './create.operation';
 import type { PrepareSettings } from './create.operation';
 import * as createAndWait from './createAndWait.operation';
+import * as findPerson from './findPerson.operation';
 import * as get from './get.operation';
 import { isAgentTool } from '../helpers/agentTool';
 
-type Operation = (this: IExecuteFunctions, itemIndex: number, prepared?: never) => Promise<INodeExecutionData>;
+/** One output item per input item; Find Person gives one per profile and subprofile found. */
+type Operation = (
+	this: IExecuteFunctions,
+	itemIndex: number,
+	prepared?: never,
+) => Promise<INodeExecutionData | INodeExecutionData[]>;
 /** Reads and checks an item's parameters; what it returns is handed to the operation. */
 type Prepare = (this: IExecuteFunctions, itemIndex: number, settings: PrepareSettings) => unknown;
 
@@ -19,6 +25,7 @@ const operations: Record<string, Operation> = {
 	get: get.execute,
 	// Refuses more than one item (one execution waits for one file), so it runs at most once.
 	createAndWait: createAndWait.execute,
+	findPerson: findPerson.execute,
 };
 
 // Operations whose parameters are read for every item before the first call is sent, as n8n's
@@ -26,6 +33,7 @@ const operations: Record<string, Operation> = {
 // tight loop than between network calls (profile in bench/RESULTS.md).
 const preparers: Record<string, Prepare> = {
 	create: create.prepare,
+	findPerson: findPerson.prepare,
 };
 
 /** The error an item's failure becomes: the node's own errors as they are, others named by item. */
@@ -59,7 +67,7 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 			});
 		}
 		throw new NodeOperationError(this.getNode(), `The operation "${operation}" is not supported`, {
-			description: 'Choose Create, Create and Wait or Get.',
+			description: 'Choose Create, Create and Wait, Get or Find Person.',
 		});
 	}
 	if (operation === 'createAndWait' && isAgentTool(this)) {
@@ -81,10 +89,10 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 			return { error };
 		}
 	});
-	const done: Array<INodeExecutionData | undefined> = [];
+	const done: Array<INodeExecutionData | INodeExecutionData[] | undefined> = [];
 	const concurrency = concurrencyLimit(this.getNodeParameter('options.concurrency', 0, DEFAULT_CONCURRENCY));
 	try {
-		const output = await mapInOrder(items.length, concurrency, async (itemIndex): Promise<INodeExecutionData> => {
+		const output = await mapInOrder(items.length, concurrency, async (itemIndex): Promise<INodeExecutionData | INodeExecutionData[]> => {
 			try {
 				const ready = prepared[itemIndex];
 				if (ready !== undefined && 'error' in ready) throw ready.error;
@@ -98,7 +106,7 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 				};
 			}
 		});
-		return [output];
+		return [output.flat()];
 	} catch (error) {
 		const failure = error as NodeApiError | NodeOperationError;
 		throw operation === 'create' ? withCreatedRequests(failure, done) : failure;
@@ -106,9 +114,12 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 }
 
 /** Adds to a failure the data requests that items before or beside it did create. */
-function withCreatedRequests(error: NodeApiError | NodeOperationError, done: Array<INodeExecutionData | undefined>) {
+function withCreatedRequests(
+	error: NodeApiError | NodeOperationError,
+	done: Array<INodeExecutionData | INodeExecutionData[] | undefined>,
+) {
 	const created = done.flatMap((item, itemIndex) =>
-		item !== undefined && typeof item.json.id === 'string' ? [`item ${itemIndex}: ${item.json.id}`] : [],
+		item !== undefined && !Array.isArray(item) && typeof item.json.id === 'string' ? [`item ${itemIndex}: ${item.json.id}`] : [],
 	);
 	if (created.length === 0) return error;
 	const list = `Already created (do not run these items again, or they are requested twice): ${created.join(', ')}.`;
