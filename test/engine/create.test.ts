@@ -169,4 +169,12 @@ describe('Create', () => {
 		expect(run.error?.message).toBe('No entity with supplied ID');
 		expect((run.error as unknown as { httpCode: string }).httpCode).toBe('400');
 	});
+
+	it("n8n's automatic Custom API Call says what to use instead, without an internal value", async () => {
+		const { run } = await runNode(sandbox, { operation: '__CUSTOM_API_CALL__' });
+		expect(run.error?.message).toBe('This node has no custom API call');
+		expect(run.error?.description).toContain('HTTP Request node with the Copernica API credential');
+		expect(JSON.stringify([run.error?.message, run.error?.description])).not.toContain('__CUSTOM_API_CALL__');
+		expect(sandbox.requests).toHaveLength(0);
+	});
 });
