@@ -161,6 +161,15 @@ export class CopernicaDataRequest implements INodeType {
 							'The longest wait between two checks. A longer interval costs fewer API calls on long waits; the file is then noticed up to this much later.',
 					},
 					{
+						displayName: 'Request Received At',
+						name: 'requestReceivedAt',
+						type: 'dateTime',
+						default: '',
+						displayOptions: { show: { '/operation': ['create', 'createAndWait'] } },
+						description:
+							'When the person\'s request reached you (the ticket\'s creation time, say). The one-month deadline (dueBy) counts from that day, in the workflow\'s time zone. Empty: now.',
+					},
+					{
 						displayName: 'Retries',
 						name: 'retries',
 						type: 'number',

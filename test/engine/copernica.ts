@@ -53,6 +53,7 @@ export interface RunOptions {
 	allowUnencryptedHttp?: boolean;
 	binaryDataMode?: 'default' | 'filesystem';
 	onStart?: (cancel: () => void) => void;
+	timezone?: string;
 	/** TOOL_TYPE runs the node as an agent's tool would. */
 	nodeType?: string;
 }
@@ -92,6 +93,7 @@ export async function runNode(
 			},
 			binaryDataMode: options.binaryDataMode,
 			onStart: options.onStart,
+			timezone: options.timezone,
 		},
 	);
 	return { run, output: run.runData.Copernica?.[0]?.data?.main?.[0] ?? undefined };

@@ -1,4 +1,4 @@
-import { addOneMonth } from '../../nodes/Copernica/helpers/dates';
+import { gdprDeadlines } from '../../nodes/Copernica/helpers/dates';
 import { dataRequestOf, runNode, startCopernica, type Sandbox } from './copernica';
 import { cleanupEngine } from './harness';
 
@@ -28,8 +28,29 @@ describe('Create', () => {
 		expect(dataRequestOf(sandbox, json.id as string)).toMatchObject({ type: 'email', target: 'someone@example.com' });
 		const requestedAt = new Date(json.requestedAt as string);
 		expect(requestedAt.getTime()).toBeGreaterThanOrEqual(before - 1000);
-		expect(json.dueBy).toBe(addOneMonth(requestedAt).toISOString());
+		// Without "Request Received At" the request counts as received now
+		expect(json.requestReceivedAt).toBe(json.requestedAt);
+		const { dueBy, extendedDueBy } = gdprDeadlines(requestedAt, 'America/New_York'); // n8n's default time zone
+		expect({ dueBy: json.dueBy, extendedDueBy: json.extendedDueBy }).toEqual({
+			dueBy: dueBy.toISOString(),
+			extendedDueBy: extendedDueBy.toISOString(),
+		});
 		expect(output![0].pairedItem).toEqual({ item: 0 });
+		expect(sandbox.counts().create).toBe(1);
+	});
+
+	it('counts the deadline from "Request Received At", to the end of the day, in the workflow\'s time zone', async () => {
+		const parameters = { ...createEmail('received@example.com'), options: { requestReceivedAt: '2026-01-31T23:30:00.000Z' } };
+		const { output } = await runNode(sandbox, parameters, { timezone: 'Europe/Amsterdam' });
+		// 1 February in Amsterdam: due at the end of 1 March, extended to the end of 1 May (local time)
+		expect(output![0].json).toMatchObject({
+			requestReceivedAt: '2026-01-31T23:30:00.000Z',
+			dueBy: '2026-03-01T22:59:59.999Z',
+			extendedDueBy: '2026-05-01T21:59:59.999Z',
+		});
+		expect(output![0].json.requestedAt).not.toBe('2026-01-31T23:30:00.000Z');
+		const bad = await runNode(sandbox, { ...parameters, options: { requestReceivedAt: 'yesterday-ish' } });
+		expect(bad.run.error?.message).toBe('Item 0: Request Received At "yesterday-ish" is not a date and time');
 		expect(sandbox.counts().create).toBe(1);
 	});
 

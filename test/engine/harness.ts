@@ -315,6 +315,8 @@ export interface RunOptions {
 	/** Credential data by credential type name; nodes that take that type get it. */
 	credentials?: Record<string, ICredentialDataDecryptedObject>;
 	binaryDataMode?: BinaryDataMode;
+	/** The workflow's time zone setting (n8n's default otherwise). */
+	timezone?: string;
 	/** Called once the run has started, with a function that cancels it (as the editor's Stop button). */
 	onStart?: (cancel: () => void) => void;
 }
@@ -379,7 +381,7 @@ export async function runWorkflow(workflow: WorkflowInput, opts: RunOptions = {}
 		connections: deepCopy(workflow.connections),
 		active: false,
 		nodeTypes: types,
-		settings: { executionOrder: 'v1' },
+		settings: { executionOrder: 'v1', ...(opts.timezone ? { timezone: opts.timezone } : {}) },
 	});
 
 	const statusUpdates: ExecutionStatus[] = [];

@@ -43,7 +43,9 @@ it('creates the request with the resume URL as report and ends waiting: no worke
 		subject: 'waiter@example.com',
 		status: 'pending',
 		requestedAt: expect.any(String),
+		requestReceivedAt: expect.any(String),
 		dueBy: expect.any(String),
+		extendedDueBy: expect.any(String),
 		waitingUntil: run.waitTill!.toISOString(),
 	});
 	expect(output![0].pairedItem).toEqual({ item: 0 });

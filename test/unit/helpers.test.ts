@@ -1,4 +1,4 @@
-import { addOneMonth } from '../../nodes/Copernica/helpers/dates';
+import { gdprDeadlines } from '../../nodes/Copernica/helpers/dates';
 import { describeConnectionFailure, describeHttpFailure } from '../../nodes/Copernica/helpers/failure';
 import { redactSecrets } from '../../nodes/Copernica/helpers/redact';
 import { extractRequestId } from '../../nodes/Copernica/helpers/requestId';
@@ -30,15 +30,26 @@ describe('extractRequestId', () => {
 	});
 });
 
-describe('addOneMonth (GDPR Art. 12(3) deadline)', () => {
+describe('gdprDeadlines (GDPR Art. 12(3): one month from receipt, extendable by two)', () => {
 	it.each([
-		['2026-01-15T10:00:00.000Z', '2026-02-15T10:00:00.000Z'],
-		['2026-01-31T23:59:59.999Z', '2026-02-28T23:59:59.999Z'],
-		['2028-01-31T08:00:00.000Z', '2028-02-29T08:00:00.000Z'],
-		['2026-03-31T12:00:00.000Z', '2026-04-30T12:00:00.000Z'],
-		['2026-12-31T00:00:00.000Z', '2027-01-31T00:00:00.000Z'],
-	])('%s -> %s', (from, to) => {
-		expect(addOneMonth(new Date(from)).toISOString()).toBe(to);
+		// received (instant), time zone, due by, extended due by
+		['2026-01-15T10:00:00.000Z', 'UTC', '2026-02-15T23:59:59.999Z', '2026-04-15T23:59:59.999Z'],
+		['2026-01-31T08:00:00.000Z', 'UTC', '2026-02-28T23:59:59.999Z', '2026-04-30T23:59:59.999Z'],
+		['2028-01-31T08:00:00.000Z', 'UTC', '2028-02-29T23:59:59.999Z', '2028-04-30T23:59:59.999Z'],
+		['2026-12-31T00:00:00.000Z', 'UTC', '2027-01-31T23:59:59.999Z', '2027-03-31T23:59:59.999Z'],
+		// 23:30 UTC on 31 January is already 1 February in Amsterdam: the day counted is the local one
+		['2026-01-31T23:30:00.000Z', 'Europe/Amsterdam', '2026-03-01T22:59:59.999Z', '2026-05-01T21:59:59.999Z'],
+		// the due day has summer time (UTC+2) where the day of receipt had winter time
+		['2026-03-10T09:00:00.000Z', 'Europe/Amsterdam', '2026-04-10T21:59:59.999Z', '2026-06-10T21:59:59.999Z'],
+		['2026-11-30T15:00:00.000Z', 'America/New_York', '2026-12-31T04:59:59.999Z', '2027-03-01T04:59:59.999Z'],
+		// an unknown time zone counts in UTC
+		['2026-01-15T10:00:00.000Z', 'Mars/Olympus_Mons', '2026-02-15T23:59:59.999Z', '2026-04-15T23:59:59.999Z'],
+	])('%s in %s -> due %s, extended %s', (received, timeZone, dueBy, extendedDueBy) => {
+		const deadlines = gdprDeadlines(new Date(received), timeZone);
+		expect({ dueBy: deadlines.dueBy.toISOString(), extendedDueBy: deadlines.extendedDueBy.toISOString() }).toEqual({
+			dueBy,
+			extendedDueBy,
+		});
 	});
 });
 

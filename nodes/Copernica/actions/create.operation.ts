@@ -1,7 +1,7 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties, JsonObject } from 'n8n-workflow';
 import { NodeApiError } from 'n8n-workflow';
 
-import { addOneMonth } from '../helpers/dates';
+import { gdprDeadlines } from '../helpers/dates';
 import { maskReportSecret } from '../helpers/redact';
 import { extractRequestId } from '../helpers/requestId';
 import { InvalidInputError, validateEmail, validateNumericId, validateReport } from '../helpers/validation';
@@ -83,7 +83,9 @@ export interface CreatedRequest extends IDataObject, Subject {
 	id: string;
 	report: string | null;
 	requestedAt: string;
+	requestReceivedAt: string;
 	dueBy: string;
+	extendedDueBy: string;
 }
 
 /** The API path that creates a data request; the email goes into the path percent-encoded. */
@@ -97,8 +99,11 @@ export async function createDataRequest(
 	itemIndex: number,
 	{ subjectType, subject }: Subject,
 	report: string | undefined,
+	receivedAt?: Date,
 ): Promise<CreatedRequest> {
 	const requestedAt = new Date();
+	// The deadline runs from when the subject's request reached the company, not from this call.
+	const requestReceivedAt = receivedAt ?? requestedAt;
 	const response = await copernicaApiRequest.call(
 		this,
 		{ method: 'POST', path: createPath(subjectType, subject), body: report ? { report } : undefined },
@@ -122,14 +127,35 @@ export async function createDataRequest(
 		// The trigger's secret opens its workflow: it stays out of the output and the stored execution.
 		report: report === undefined ? null : maskReportSecret(report),
 		requestedAt: requestedAt.toISOString(),
-		dueBy: addOneMonth(requestedAt).toISOString(),
+		requestReceivedAt: requestReceivedAt.toISOString(),
+		...deadlinesOf(requestReceivedAt, this.getTimezone()),
 	};
+}
+
+function deadlinesOf(receivedAt: Date, timeZone: string) {
+	const { dueBy, extendedDueBy } = gdprDeadlines(receivedAt, timeZone);
+	return { dueBy: dueBy.toISOString(), extendedDueBy: extendedDueBy.toISOString() };
+}
+
+/** The "Request Received At" option: when the subject's request arrived; undefined means now. */
+export function receivedAtOf(this: IExecuteFunctions, itemIndex: number): Date | undefined {
+	const value = this.getNodeParameter('options.requestReceivedAt', itemIndex, '') as unknown;
+	if (value === undefined || value === null || value === '') return undefined;
+	const date = value instanceof Date ? value : new Date(String(value));
+	if (Number.isNaN(date.getTime())) {
+		throw new InvalidInputError(`Request Received At ${JSON.stringify(String(value))} is not a date and time`);
+	}
+	if (date.getTime() > Date.now() + 24 * 3_600_000) {
+		throw new InvalidInputError(`Request Received At ${date.toISOString()} is in the future`);
+	}
+	return date;
 }
 
 /** What an item asks for, read from its parameters and checked before anything is sent. */
 export interface PreparedCreate {
 	subject: Subject;
 	report: string | undefined;
+	receivedAt: Date | undefined;
 }
 
 /** What an item's checks depend on beyond its parameters: the credential's settings. */
@@ -142,6 +168,7 @@ export function prepare(this: IExecuteFunctions, itemIndex: number, settings: Pr
 	return {
 		subject: subjectFor.call(this, itemIndex),
 		report: validateReport(this.getNodeParameter('report', itemIndex, ''), settings.allowHttp),
+		receivedAt: receivedAtOf.call(this, itemIndex),
 	};
 }
 
@@ -150,6 +177,6 @@ export async function execute(
 	itemIndex: number,
 	prepared: PreparedCreate = prepare.call(this, itemIndex, { allowHttp: false }),
 ): Promise<INodeExecutionData> {
-	const { subject, report } = prepared;
-	return { json: await createDataRequest.call(this, itemIndex, subject, report), pairedItem: { item: itemIndex } };
+	const { subject, report, receivedAt } = prepared;
+	return { json: await createDataRequest.call(this, itemIndex, subject, report, receivedAt), pairedItem: { item: itemIndex } };
 }

@@ -25,7 +25,7 @@ import { fileItem, isRefusal, receiveReport, refuse } from '../intake';
 import { newResumeCheck, RESUME_CHECK_PARAMETER, resumeCheckMatches, withQueryParameter } from '../helpers/resumeUrl';
 import { validateReport } from '../helpers/validation';
 import { allowsUnencryptedHttp } from '../transport';
-import { createDataRequest, subjectFor, type SubjectType } from './create.operation';
+import { createDataRequest, receivedAtOf, subjectFor, type SubjectType } from './create.operation';
 
 export const OPERATION = 'createAndWait';
 
@@ -49,7 +49,9 @@ interface PendingRequest extends IDataObject {
 	subjectType: SubjectType;
 	subject: string;
 	requestedAt: string;
+	requestReceivedAt: string;
 	dueBy: string;
+	extendedDueBy: string;
 	status: 'pending';
 	waitingUntil: string;
 	/** SHA-256 of the resume URL's check value (kept only in the stored item, not in the output). */
@@ -83,14 +85,17 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 	);
 
 	// The report URL stays out of the output: it opens this execution.
-	const { id, subjectType, requestedAt, dueBy } = await createDataRequest.call(this, itemIndex, subject, report);
+	const created = await createDataRequest.call(this, itemIndex, subject, report, receivedAtOf.call(this, itemIndex));
+	const { id, subjectType, requestedAt, requestReceivedAt, dueBy, extendedDueBy } = created;
 	const waitTill = waitTillOf(this, itemIndex);
 	const pending: PendingRequest = {
 		id,
 		subjectType,
 		subject: subject.subject,
 		requestedAt,
+		requestReceivedAt,
 		dueBy,
+		extendedDueBy,
 		status: 'pending',
 		waitingUntil: waitTill.toISOString(),
 	};

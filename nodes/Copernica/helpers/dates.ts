@@ -1,22 +1,77 @@
 /**
- * GDPR Art. 12(3): a subject access request is answered "within one month of receipt". A month
- * ends on the same day of the next month, or on that month's last day when it has no such day
- * (31 January -> 28/29 February), as EU Regulation 1182/71 counts periods.
+ * GDPR Art. 12(3): a subject access request is answered "within one month of receipt", and the
+ * period may be extended by two further months. A month ends on the same day of the next month,
+ * or on that month's last day when it has no such day (31 January -> 28/29 February), as EU
+ * Regulation 1182/71 counts periods; a period ends at the end of its last day. Days are the
+ * days of the time zone n8n runs the workflow in.
  */
-export function addOneMonth(date: Date): Date {
-	const year = date.getUTCFullYear();
-	const month = date.getUTCMonth() + 1;
-	const lastDayOfNextMonth = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
-	const day = Math.min(date.getUTCDate(), lastDayOfNextMonth);
-	return new Date(
-		Date.UTC(
-			year,
-			month,
-			day,
-			date.getUTCHours(),
-			date.getUTCMinutes(),
-			date.getUTCSeconds(),
-			date.getUTCMilliseconds(),
-		),
-	);
+
+interface LocalDate {
+	year: number;
+	month: number; // 0-11
+	day: number;
+}
+
+/** The calendar date of `date` in `timeZone` (an IANA name such as Europe/Amsterdam). */
+function localDateOf(date: Date, timeZone: string): LocalDate {
+	const parts = new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric', month: 'numeric', day: 'numeric' }).formatToParts(date);
+	const part = (type: string) => Number(parts.find((p) => p.type === type)?.value);
+	return { year: part('year'), month: part('month') - 1, day: part('day') };
+}
+
+/** The same day `months` later, or the last day of that month when it has no such day. */
+function addMonths({ year, month, day }: LocalDate, months: number): LocalDate {
+	const target = new Date(Date.UTC(year, month + months, 1));
+	const lastDay = new Date(Date.UTC(target.getUTCFullYear(), target.getUTCMonth() + 1, 0)).getUTCDate();
+	return { year: target.getUTCFullYear(), month: target.getUTCMonth(), day: Math.min(day, lastDay) };
+}
+
+/** How far `timeZone`'s wall clock is ahead of UTC at `instant` (ms). */
+function offsetMs(instant: number, timeZone: string): number {
+	const parts = new Intl.DateTimeFormat('en-US', {
+		timeZone,
+		hourCycle: 'h23',
+		year: 'numeric',
+		month: 'numeric',
+		day: 'numeric',
+		hour: 'numeric',
+		minute: 'numeric',
+		second: 'numeric',
+	}).formatToParts(new Date(instant));
+	const part = (type: string) => Number(parts.find((p) => p.type === type)?.value);
+	const wall = Date.UTC(part('year'), part('month') - 1, part('day'), part('hour'), part('minute'), part('second'));
+	return wall - Math.floor(instant / 1000) * 1000;
+}
+
+/** The last millisecond of a local day in `timeZone`, as an instant. */
+function endOfLocalDay({ year, month, day }: LocalDate, timeZone: string): Date {
+	const wall = Date.UTC(year, month, day, 23, 59, 59, 999);
+	// The offset at the wall time itself, then once more at the result (a DST change that day).
+	let instant = wall - offsetMs(wall, timeZone);
+	instant = wall - offsetMs(instant, timeZone);
+	return new Date(instant);
+}
+
+/** A time zone name Intl accepts, or UTC. */
+export function usableTimeZone(timeZone: unknown): string {
+	if (typeof timeZone !== 'string' || timeZone === '') return 'UTC';
+	try {
+		new Intl.DateTimeFormat('en-US', { timeZone });
+		return timeZone;
+	} catch {
+		return 'UTC';
+	}
+}
+
+/**
+ * The deadlines of a request received at `receivedAt`: `dueBy`, the end of the same day one month
+ * later, and `extendedDueBy`, with the two-month extension (three months).
+ */
+export function gdprDeadlines(receivedAt: Date, timeZone: string): { dueBy: Date; extendedDueBy: Date } {
+	const zone = usableTimeZone(timeZone);
+	const received = localDateOf(receivedAt, zone);
+	return {
+		dueBy: endOfLocalDay(addMonths(received, 1), zone),
+		extendedDueBy: endOfLocalDay(addMonths(received, 3), zone),
+	};
 }
