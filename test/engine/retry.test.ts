@@ -7,7 +7,7 @@ import { createServer } from 'net';
 
 import { cleanupEngine } from './harness';
 import { everythingStoredOf, runNode, startCopernica, TOKEN, type Sandbox } from './copernica';
-import { cancellable, sleeps, useVirtualTime } from './virtual-time';
+import { onSleep, sleeps, useVirtualTime } from './virtual-time';
 
 useVirtualTime();
 
@@ -54,7 +54,6 @@ describe('GET: every temporary fault is tried again', () => {
 		expect(output![0].json).toMatchObject({ id: '12', status: 'not available' });
 		expect(sandbox.counts().status).toBe(2);
 		expect(sleeps).toHaveLength(1);
-		expect(cancellable).toEqual([true]);
 		if ((rule as { retryAfter?: number }).retryAfter) expect(sleeps[0]).toBeGreaterThanOrEqual(1000);
 		expect(everythingStoredOf(run)).not.toContain(TOKEN);
 	});
@@ -193,6 +192,20 @@ describe('the Retries option', () => {
 		const { run } = await runNode(sandbox, get({ retries }));
 		expect(run.error?.message).toBe('Too many requests');
 		expect(sandbox.counts().status).toBe(requests);
+	});
+
+	it('a cancelled execution stops waiting for the next try at once, and fails with the last answer', async () => {
+		sandbox.addFault({ type: 'rate-limit', retryAfter: 5, match: { kind: 'status' }, times: 'Infinity' });
+		let cancel: () => void = () => {};
+		onSleep.current = () => {
+			cancel();
+			return 'hold';
+		};
+		const { run } = await runNode(sandbox, get(), { onStart: (stop) => (cancel = stop) });
+		// The wait never ended by itself: the node went on only because of the cancel, and tried no more.
+		expect(['canceled', 'error']).toContain(run.status);
+		expect(sandbox.counts().status).toBe(1);
+		expect(sleeps).toEqual([5000]);
 	});
 
 	it('a Retry-After longer than 30 s is not waited for: one request, and the error says so', async () => {

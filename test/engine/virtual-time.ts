@@ -28,25 +28,23 @@ const REAL_TIMER_APIS = [
 
 /** What the node slept, in order (ms): a test can assert the schedule itself. */
 export const sleeps: number[] = [];
-/** For each sleep: whether it could be cut short by the execution's cancel signal. */
-export const cancellable: boolean[] = [];
-/** Called at every sleep, after it is counted (a test can cancel the execution there). */
-export const onSleep: { current?: (count: number) => void } = {};
+/**
+ * Called at every sleep, after it is counted. Returning 'hold' makes that sleep never end by
+ * itself: only the node's own cancellation handling can get it going again.
+ */
+export const onSleep: { current?: (count: number) => 'hold' | void } = {};
 
-async function virtualSleep(ms: number, signal?: AbortSignal): Promise<void> {
-	if (signal?.aborted) throw new Error('Aborted');
+async function virtualSleep(ms: number): Promise<void> {
 	sleeps.push(ms);
-	cancellable.push(signal !== undefined);
-	onSleep.current?.(sleeps.length);
+	if (onSleep.current?.(sleeps.length) === 'hold') return await new Promise<void>(() => {});
 	jest.setSystemTime(Date.now() + ms);
-	if (signal?.aborted) throw new Error('Aborted');
 	// Let the sandbox's ticker and pending I/O see the new time before the node goes on.
 	await new Promise((resolve) => setImmediate(resolve));
 }
 
 export function workflowWithVirtualSleep() {
 	const actual = jest.requireActual('n8n-workflow');
-	return { ...actual, sleep: virtualSleep, sleepWithAbort: virtualSleep };
+	return { ...actual, sleep: virtualSleep };
 }
 
 export function useVirtualTime(): void {
@@ -55,7 +53,6 @@ export function useVirtualTime(): void {
 	});
 	beforeEach(() => {
 		sleeps.length = 0;
-		cancellable.length = 0;
 		onSleep.current = undefined;
 	});
 	afterAll(() => {

@@ -1,10 +1,11 @@
 import type { IBinaryData, IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import type { JsonObject } from 'n8n-workflow';
-import { BINARY_ENCODING, NodeApiError, NodeOperationError, sleepWithAbort } from 'n8n-workflow';
+import { BINARY_ENCODING, NodeApiError, NodeOperationError } from 'n8n-workflow';
 
 import { nextPollDelayMs, pollPolicyFromSeconds, type PollPolicy } from '../helpers/backoff';
 import { DataFileScanner, parseDataFile, summarizeDataFile, type DataFile } from '../helpers/dataFile';
 import { isAgentTool } from '../helpers/agentTool';
+import { sleepUnlessCancelled } from '../helpers/sleepUnlessCancelled';
 import { backoffDelayMs, DEFAULT_RETRIES, parseRetryAfterMs, retryCount } from '../helpers/retry';
 import { binaryPropertyOf, DEFAULT_RETURN_AS, fileNameFor, fileParameters, type ReturnAs } from '../helpers/fileParameters';
 import { parseStatusAnswer, saysNotAvailable, saysNotReadyYet, type StatusAnswer } from '../helpers/responseForms';
@@ -183,21 +184,13 @@ async function waitForFile(this: IExecuteFunctions, id: string, itemIndex: numbe
 			wait.policy,
 		);
 		if (delay === undefined || cancelled(this)) return { ...done, timedOut: true };
-		await sleepUnlessCancelled(this, delay);
+		await sleepUnlessCancelled(delay, this.getExecutionCancelSignal?.());
 		if (cancelled(this)) return { ...done, waitedMs: Date.now() - started, timedOut: true };
 	}
 }
 
 const cancelled = (context: IExecuteFunctions) => context.getExecutionCancelSignal?.()?.aborted === true;
 
-/** Sleeps, but returns at once when the execution is cancelled (the caller then stops). */
-async function sleepUnlessCancelled(context: IExecuteFunctions, ms: number): Promise<void> {
-	try {
-		await sleepWithAbort(ms, context.getExecutionCancelSignal?.());
-	} catch {
-		// Cancelled: the caller sees it and stops calling Copernica.
-	}
-}
 
 export async function execute(this: IExecuteFunctions, itemIndex: number): Promise<INodeExecutionData> {
 	const id = validateRequestId(this.getNodeParameter('requestId', itemIndex));
@@ -315,7 +308,7 @@ async function downloadBinary(
 			});
 		}
 		this.logger.debug(`Copernica: a file download broke off (${code ?? 'stream error'}); retry ${tries} of ${retries}`);
-		await sleepUnlessCancelled(this, backoffDelayMs(tries));
+		await sleepUnlessCancelled(backoffDelayMs(tries), this.getExecutionCancelSignal?.());
 	}
 }
 

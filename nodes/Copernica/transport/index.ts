@@ -13,11 +13,12 @@ import type {
 	IN8nHttpFullResponse,
 	JsonObject,
 } from 'n8n-workflow';
-import { NodeApiError, NodeOperationError, sleepWithAbort } from 'n8n-workflow';
+import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 
 import { normalizeBaseUrl } from '../helpers/baseUrl';
 import { describeConnectionFailure, describeHttpFailure, type FailureText } from '../helpers/failure';
 import { redactSecrets } from '../helpers/redact';
+import { sleepUnlessCancelled } from '../helpers/sleepUnlessCancelled';
 import { isLoopbackHost, UNENCRYPTED_HINT } from '../helpers/validation';
 import {
 	DEFAULT_RETRIES,
@@ -154,10 +155,9 @@ export async function copernicaApiRequest(
 		// Only the status or error code: a URL (and so the token) never reaches the log.
 		const what = 'statusCode' in fault ? `HTTP ${fault.statusCode}` : (fault.connectionCode ?? 'no answer');
 		this.logger.debug(`Copernica: ${request.method} failed (${what}); retry ${tries} of ${retries} in ${delay} ms`);
-		try {
-			// A cancelled execution stops waiting (and calling Copernica) at once.
-			await sleepWithAbort(delay, cancelSignal);
-		} catch {
+		// A cancelled execution stops waiting (and calling Copernica) at once.
+		await sleepUnlessCancelled(delay, cancelSignal);
+		if (cancelSignal?.aborted) {
 			throw fail(finalText(text, fault, request.method, tries), 'statusCode' in fault ? String(fault.statusCode) : undefined);
 		}
 	}
