@@ -6,17 +6,27 @@ import type {
 	IWebhookFunctions,
 	IWebhookResponseData,
 } from 'n8n-workflow';
+import type { KeyObject } from 'crypto';
 import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
 
 import { binaryPropertyOf, DEFAULT_RETURN_AS, fileNameFor, fileParameters, type ReturnAs } from './helpers/fileParameters';
 import { deliveryKey } from './helpers/deliveryKey';
 import { fileItem, isRefusal, receiveReport, refuse, secretMatches, secretProblem } from './intake';
+import { publicKeyFromDnsTxt, publicKeyFromText, txtRecordsOf } from './intake/signature';
 
 const MEGABYTE = 1024 * 1024;
 
 interface TriggerOptions {
 	maxBodySizeMb?: number;
+	requireSignature?: boolean;
+	signatureKey?: string;
+	signatureKeyLookupUrl?: string;
 }
+
+const DEFAULT_KEY_LOOKUP_URL = 'https://dns.google/resolve';
+// Copernica rotates its signing keys monthly: a key found is used for an hour at most.
+const KEY_CACHE_MS = 3_600_000;
+const keyCache = new Map<string, { key: KeyObject; until: number }>();
 
 export class CopernicaDataRequestTrigger implements INodeType {
 	description: INodeTypeDescription = {
@@ -80,6 +90,23 @@ export class CopernicaDataRequestTrigger implements INodeType {
 				default: {},
 				options: [
 					{
+						displayName: 'Copernica Public Key',
+						name: 'signatureKey',
+						type: 'string',
+						typeOptions: { rows: 3 },
+						default: '',
+						description:
+							'For instances that cannot look the key up: Copernica\'s public key (PEM, or the p= value of its DNS record). Empty: the key is looked up by its name in DNS, through the Key Lookup URL.',
+					},
+					{
+						displayName: 'Key Lookup URL',
+						name: 'signatureKeyLookupUrl',
+						type: 'string',
+						default: DEFAULT_KEY_LOOKUP_URL,
+						description:
+							'A DNS-over-HTTPS service that answers JSON (?name=...&type=TXT), used to find the public key a Copernica signature names',
+					},
+					{
 						displayName: 'Maximum File Size (MB)',
 						name: 'maxBodySizeMb',
 						type: 'number',
@@ -87,6 +114,14 @@ export class CopernicaDataRequestTrigger implements INodeType {
 						default: 256,
 						description:
 							'Larger requests are refused (413) and start nothing. n8n has its own limit too (N8N_PAYLOAD_SIZE_MAX, 16 MB by default): raise it for large files.',
+					},
+					{
+						displayName: 'Require Copernica Signature',
+						name: 'requireSignature',
+						type: 'boolean',
+						default: false,
+						description:
+							'Whether to refuse deliveries that carry no Copernica signature. A signature that is there is always checked (its key, date, digest and the signature itself), and a wrong one refused. Copernica does not document whether data request reports are signed: turn this on once you have seen signed deliveries arrive.',
 					},
 				],
 			},
@@ -120,6 +155,10 @@ export class CopernicaDataRequestTrigger implements INodeType {
 			authenticate: (query) =>
 				secretProblem(secret) === undefined && secretMatches(query.secret, secret.trim()) ? undefined : 'Missing or wrong secret',
 			maxBytes: (options.maxBodySizeMb ?? 256) * MEGABYTE,
+			signature: {
+				required: options.requireSignature === true,
+				key: async (keyId, fresh) => await signingKeyOf.call(this, keyId, fresh, options),
+			},
 		});
 		if (isRefusal(received)) return refuse(this, received);
 
@@ -139,4 +178,43 @@ export class CopernicaDataRequestTrigger implements INodeType {
 		});
 		return { workflowData: [[item]], webhookResponse: { received: true } };
 	}
+}
+
+/** The public key a signature names: the one pasted in the options, or Copernica's DNS record. */
+async function signingKeyOf(
+	this: IWebhookFunctions,
+	keyId: string,
+	fresh: boolean,
+	options: TriggerOptions,
+): Promise<KeyObject | undefined> {
+	if (options.signatureKey) return fresh ? undefined : publicKeyFromText(options.signatureKey);
+	const lookupUrl = options.signatureKeyLookupUrl || DEFAULT_KEY_LOOKUP_URL;
+	const cacheKey = `${lookupUrl} ${keyId}`;
+	const cached = keyCache.get(cacheKey);
+	if (!fresh && cached && cached.until > Date.now()) return cached.key;
+	let answer: unknown;
+	try {
+		answer = await this.helpers.httpRequest({
+			method: 'GET',
+			url: lookupUrl,
+			qs: { name: keyId, type: 'TXT' },
+			headers: { accept: 'application/dns-json' },
+			json: true,
+			timeout: 10_000,
+		});
+	} catch {
+		return undefined;
+	}
+	if (typeof answer === 'string') {
+		try {
+			answer = JSON.parse(answer);
+		} catch {
+			return undefined;
+		}
+	}
+	const key = txtRecordsOf(answer)
+		.map((txt) => publicKeyFromDnsTxt(txt))
+		.find((found) => found !== undefined);
+	if (key !== undefined) keyCache.set(cacheKey, { key, until: Date.now() + KEY_CACHE_MS });
+	return key;
 }

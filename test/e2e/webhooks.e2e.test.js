@@ -8,7 +8,7 @@ const crypto = require('crypto');
 const path = require('path');
 
 const { ensureN8n } = require('./install-n8n');
-const { startN8n, packPackage } = require('./n8n');
+const { startN8n, packPackage, httpRequest } = require('./n8n');
 const { startSandbox } = require('../sandbox');
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -136,11 +136,15 @@ describe.each([[1], [2]])('n8n %i.x', (major) => {
 				{ id: CREDENTIAL_ID, name: 'Copernica (sandbox)', type: 'copernicaApi', data: { accessToken: TOKEN, baseUrl: sandbox.url } },
 			],
 		});
+		// Copernica's signing key is looked up by DNS over HTTPS; here the sandbox answers for it.
+		const lookup = { signatureKeyLookupUrl: `${sandbox.url}/__sandbox/dns` };
 		const configurations = {
-			plain: { secret: SECRET, returnAs: 'json', options: {} },
-			small: { secret: SECRET, returnAs: 'json', options: { maxBodySizeMb: 1 } },
-			binary: { secret: SECRET, returnAs: 'binary', binaryPropertyName: 'report', options: {} },
-			dedup: { secret: SECRET, returnAs: 'json', options: {} },
+			plain: { secret: SECRET, returnAs: 'json', options: lookup },
+			small: { secret: SECRET, returnAs: 'json', options: { ...lookup, maxBodySizeMb: 1 } },
+			binary: { secret: SECRET, returnAs: 'binary', binaryPropertyName: 'report', options: lookup },
+			dedup: { secret: SECRET, returnAs: 'json', options: lookup },
+			signed: { secret: SECRET, returnAs: 'json', options: { ...lookup, requireSignature: true } },
+			pastedKey: { secret: SECRET, returnAs: 'json', options: { requireSignature: true, signatureKey: sandbox.signingKey.publicKeyPem } },
 		};
 		for (const [name, parameters] of Object.entries(configurations)) {
 			const webhookId = crypto.randomUUID();
@@ -213,6 +217,48 @@ describe.each([[1], [2]])('n8n %i.x', (major) => {
 			await sleep(2000);
 			expect((await executionsOf('plain')).length).toBe(before.plain);
 			expect((await executionsOf('small')).length).toBe(before.small);
+		});
+
+		it("with Require Copernica Signature: a genuine signed delivery starts the workflow, a forged, stale or foreign one does not", async () => {
+			const before = { signed: (await executionsOf('signed')).length, pastedKey: (await executionsOf('pastedKey')).length };
+			const deliver = async (name, signOptions) => {
+				sandbox.reset();
+				sandbox.setOptions({ readyAfterMs: 0, signReports: true, ...signOptions });
+				const report = `${hook(name)}?secret=${encodeURIComponent(SECRET)}`;
+				await httpRequest('POST', `${sandbox.url}/v3/email/signed%40example.com/datarequest?access_token=${TOKEN}`, { json: { report } });
+				const [delivery] = await sandbox.waitForDeliveries(1);
+				return delivery;
+			};
+			expect(await deliver('signed', {})).toMatchObject({ ok: true, status: 200, signed: true });
+			expect(await deliver('pastedKey', {})).toMatchObject({ ok: true, status: 200, signed: true });
+			const refused = [
+				['unsigned', { signReports: false }],
+				['a forged signature', { signTamper: true }],
+				['a Date two minutes old', { signDateOffsetMs: -120_000 }],
+				['a key outside copernica.com', { signKeyId: 'sandbox._domainkey.copernica.com.example.net' }],
+			];
+			for (const [what, signOptions] of refused) {
+				const delivery = await deliver('signed', { reportRetries: 0, ...signOptions });
+				expect({ what, status: delivery.status }).toEqual({ what, status: 401 });
+			}
+			sandbox.setOptions({ signReports: false, signTamper: false, signDateOffsetMs: 0, signKeyId: undefined });
+			await n8n.waitForExecutions(triggers.signed.id, before.signed + 1);
+			await n8n.waitForExecutions(triggers.pastedKey.id, before.pastedKey + 1);
+			await sleep(2000);
+			expect((await executionsOf('signed')).length).toBe(before.signed + 1);
+		});
+
+		it('refuses a wrong signature even where none is required', async () => {
+			const before = (await executionsOf('plain')).length;
+			sandbox.reset();
+			sandbox.setOptions({ readyAfterMs: 0, signReports: true, signTamper: true, reportRetries: 0 });
+			const report = `${hook('plain')}?secret=${encodeURIComponent(SECRET)}`;
+			await httpRequest('POST', `${sandbox.url}/v3/email/tampered%40example.com/datarequest?access_token=${TOKEN}`, { json: { report } });
+			const [delivery] = await sandbox.waitForDeliveries(1);
+			expect(delivery).toMatchObject({ ok: false, status: 401 });
+			sandbox.setOptions({ signReports: false, signTamper: false });
+			await sleep(1500);
+			expect((await executionsOf('plain')).length).toBe(before);
 		});
 
 		it('accepts a matching Digest', async () => {

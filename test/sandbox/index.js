@@ -41,6 +41,8 @@ const DEFAULTS = {
 	invalidTokenStatus: 400,
 	reportContentType: 'json', // json | form (JSON in field "data") | text
 	signReports: false, // add Digest, Date, X-Copernica-ID, X-Nonce, Signature headers
+	signDateOffsetMs: 0, // signed reports: the Date header this far from now (a stale signature)
+	signTamper: false, // signed reports: the signature of another text (a forged one)
 	reportRetries: 2, // extra attempts after a failed report POST
 	reportRetryDelayMs: 200, // real time between attempts
 	reportTimeoutMs: 30000,
@@ -794,7 +796,7 @@ class Sandbox extends EventEmitter {
 				if (this.options.signReports) {
 					const key = getSigningKey(this.options.signKeyId || 'sandbox._domainkey.copernica.com');
 					Object.assign(headers, {
-						Date: new Date().toUTCString(),
+						Date: new Date(Date.now() + (this.options.signDateOffsetMs || 0)).toUTCString(),
 						'X-Copernica-ID': String(ACCOUNT.id),
 						'X-Nonce': crypto.randomBytes(16).toString('hex'),
 						Digest: body.digest,
@@ -804,7 +806,7 @@ class Sandbox extends EventEmitter {
 						`content-length: ${body.length}`, `content-type: ${body.contentType}`,
 						`x-copernica-id: ${headers['X-Copernica-ID']}`, `digest: ${body.digest}`, `x-nonce: ${headers['X-Nonce']}`,
 					].join('\n');
-					const signature = crypto.sign('sha256', Buffer.from(signed), key.privateKey).toString('base64');
+					const signature = crypto.sign('sha256', Buffer.from(this.options.signTamper ? `${signed}x` : signed), key.privateKey).toString('base64');
 					headers.Signature = `keyId="${key.keyId}",algorithm="rsa-sha256",headers="${SIGNED_HEADERS}",signature="${signature}"`;
 					result.signed = true;
 				}
@@ -841,6 +843,22 @@ class Sandbox extends EventEmitter {
 
 	// ---------------------------------------------------------------- control API
 
+	/**
+	 * A DNS-over-HTTPS JSON answer (as dns.google/resolve gives) for the TXT record of the key the
+	 * sandbox signs reports with: what a verifier looks up. Other names: NXDOMAIN.
+	 */
+	_dnsAnswer(params) {
+		const name = params.get('name') || '';
+		this.dnsLookups = (this.dnsLookups || 0) + 1;
+		const key = this.signingKey;
+		if (name.toLowerCase() !== key.keyId.toLowerCase() || (params.get('type') || 'TXT').toUpperCase() !== 'TXT') {
+			return { Status: 3, Question: [{ name, type: 16 }] };
+		}
+		// Long TXT records come as several quoted strings of at most 255 characters.
+		const chunks = key.dnsTxt.match(/.{1,255}/g).map((c) => `"${c}"`).join(' ');
+		return { Status: 0, Question: [{ name, type: 16 }], Answer: [{ name, type: 16, TTL: 300, data: chunks }] };
+	}
+
 	async _control(req, res, pathname) {
 		const ok = (body) => this._send(res, null, 200, body === undefined ? { ok: true } : body);
 		const bad = (status, message) => this._send(res, null, status, { error: { message } });
@@ -855,6 +873,7 @@ class Sandbox extends EventEmitter {
 			}
 		}
 		try {
+			if (req.method === 'GET' && p === '/dns') return ok(this._dnsAnswer(new URL(req.url, 'http://sandbox').searchParams));
 			if (req.method === 'GET' && p === '/state') return ok(this.state());
 			if (req.method === 'POST' && p === '/options') return ok(toJsonSafe({ ...this.setOptions(body), token: undefined }));
 			if (req.method === 'POST' && p === '/faults') return ok(toJsonSafe(this.addFault(body)));

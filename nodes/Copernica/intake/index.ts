@@ -7,13 +7,19 @@
 import type { IBinaryData, IDataObject, INodeExecutionData, IWebhookFunctions, IWebhookResponseData } from 'n8n-workflow';
 
 import { DataFileScanner, summarizeDataFile, type DataFileSummary } from '../helpers/dataFile';
+import type { KeyObject } from 'crypto';
+
 import { digestMatches } from './authenticity';
 import { readReportBody, type ReportFile } from './reportBody';
+import { parseSignatureHeader, signatureMatches, signatureProblem, signingString } from './signature';
 
 export { secretMatches, secretProblem, sha256Hex } from './authenticity';
 
 /** What n8n hands a webhook: the body parsed by n8n, and (from n8n's raw-body reader) its bytes. */
 export type WebhookRequest = {
+	method?: string;
+	url?: string;
+	originalUrl?: string;
 	body?: unknown;
 	rawBody?: Buffer;
 	readRawBody?: () => Promise<void>;
@@ -34,10 +40,19 @@ export interface ReceivedReport {
 	query: Record<string, unknown>;
 }
 
+export interface SignatureRules {
+	/** Refuse requests without a signature (a signature that is there must verify anyway). */
+	required: boolean;
+	/** The public key of a key id; `fresh` asks past any cache (a key rotated since). */
+	key(keyId: string, fresh: boolean): Promise<KeyObject | undefined>;
+}
+
 export interface IntakeRules {
 	/** Undefined when the caller may post here; otherwise why not (answered 401). */
 	authenticate(query: Record<string, unknown>): Promise<string | undefined> | string | undefined;
 	maxBytes: number;
+	/** Copernica's HTTP signature, where the node checks it. */
+	signature?: SignatureRules;
 }
 
 const MEGABYTE = 1024 * 1024;
@@ -66,9 +81,45 @@ export async function receiveReport(this: IWebhookFunctions, rules: IntakeRules)
 		if (digestOk === false) return { status: 401, reason: 'The Digest header does not match the body' };
 	}
 
+	if (rules.signature) {
+		const problem = await signatureRefusal(request, rawBody, rules.signature);
+		if (problem !== undefined) return { status: 401, reason: problem };
+	}
+
 	const report = readReportBody(request.body, rawBody);
 	if ('problem' in report) return { status: 400, reason: `Not a data request file: ${report.problem}` };
 	return { report, contentLength, query };
+}
+
+/** Why a request's signature does not show that Copernica sent it, or undefined when it does. */
+async function signatureRefusal(request: WebhookRequest, rawBody: Buffer | undefined, rules: SignatureRules) {
+	const header = request.headers.signature;
+	if (header === undefined) return rules.required ? 'The request carries no Copernica signature' : undefined;
+	const parameters = parseSignatureHeader(Array.isArray(header) ? header[0] : header);
+	if (parameters === undefined) return 'The Signature header is not an HTTP signature';
+	const problem = signatureProblem(parameters, request.headers, Date.now());
+	if (problem !== undefined) return `The signature is not accepted: ${problem}`;
+	// The digest (checked against the body above) is what ties the signature to this body.
+	if (rawBody === undefined) return 'The signature cannot be checked: the body was not available as received';
+	const digest = request.headers.digest;
+	if (digestMatches(Array.isArray(digest) ? digest[0] : digest, rawBody) !== true) {
+		return 'The signature is not accepted: it comes without a SHA-256 Digest of the body';
+	}
+	const text = signingString(parameters, {
+		method: request.method ?? 'POST',
+		target: request.originalUrl ?? request.url ?? '',
+		headers: request.headers,
+	});
+	if (text === undefined) return 'The signature covers a header the request does not have';
+	let found = false;
+	for (const fresh of [false, true]) {
+		const key = await rules.key(parameters.keyId, fresh);
+		found ||= key !== undefined;
+		if (key !== undefined && signatureMatches(text, parameters.signature, key)) return undefined;
+	}
+	return found
+		? "The signature does not match Copernica's key"
+		: `Copernica's signing key ${parameters.keyId} could not be found: check the trigger's Key Lookup URL, or set Copernica Public Key`;
 }
 
 export const isRefusal = (value: ReceivedReport | Refusal): value is Refusal => 'status' in value;
