@@ -3,7 +3,7 @@ import { describeConnectionFailure, describeHttpFailure } from '../../nodes/Cope
 import { redactSecrets } from '../../nodes/Copernica/helpers/redact';
 import { extractRequestId } from '../../nodes/Copernica/helpers/requestId';
 import { parseStatusAnswer, saysNotAvailable, saysNotReadyYet } from '../../nodes/Copernica/helpers/responseForms';
-import { normalizeBaseUrl } from '../../nodes/Copernica/transport';
+import { normalizeBaseUrl } from '../../nodes/Copernica/helpers/baseUrl';
 
 describe('extractRequestId', () => {
 	it('reads X-Created first, whatever its case', () => {

@@ -383,51 +383,39 @@ async function search(this: IExecuteFunctions, itemIndex: number, prepared: Prep
 
 	// One search per email field and value; all pages of each.
 	const searches: Array<Promise<void>> = [];
-	for (const structure of structures) {
-		const { database } = structure;
-		for (const field of structure.emailFields) {
+	const searchAll = (
+		path: string,
+		what: string,
+		emailFields: string[],
+		onMatch: (record: IDataObject, matchedField: string) => void,
+	) => {
+		for (const field of emailFields) {
 			for (const value of values) {
 				searches.push(
 					(async () => {
-						const records = await listAll.call(
-							this,
-							state,
-							`/v3/database/${segment(database.id)}/profiles`,
-							`the profiles of database ${database.id}`,
-							itemIndex,
-							equalsCondition(field, value),
-						);
+						const records = await listAll.call(this, state, path, what, itemIndex, equalsCondition(field, value));
 						for (const record of matchingRecords(records, field, value, email)) {
-							const id = idOf(record.ID ?? record.id);
-							if (id === undefined || profiles.has(`${database.id}:${id}`)) continue;
-							const matchedField = matchedFieldOf(fieldsOf(record.fields), structure.emailFields, email) ?? field;
-							profiles.set(`${database.id}:${id}`, { record, structure, matchedField });
+							onMatch(record, matchedFieldOf(fieldsOf(record.fields), emailFields, email) ?? field);
 						}
 					})(),
 				);
 			}
 		}
+	};
+	for (const structure of structures) {
+		const { database } = structure;
+		searchAll(`/v3/database/${segment(database.id)}/profiles`, `the profiles of database ${database.id}`, structure.emailFields, (record, matchedField) => {
+			const id = idOf(record.ID ?? record.id);
+			if (id === undefined || profiles.has(`${database.id}:${id}`)) return;
+			profiles.set(`${database.id}:${id}`, { record, structure, matchedField });
+		});
 		for (const collection of structure.collections) {
-			for (const field of collection.emailFields) {
-				for (const value of values) {
-					searches.push(
-						(async () => {
-							const records = await listAll.call(
-								this,
-								state,
-								`/v3/collection/${segment(collection.id)}/subprofiles`,
-								`the subprofiles of collection ${collection.id}`,
-								itemIndex,
-								equalsCondition(field, value),
-							);
-							for (const record of matchingRecords(records, field, value, email)) {
-								const matchedField = matchedFieldOf(fieldsOf(record.fields), collection.emailFields, email) ?? field;
-								addSubprofile(record, structure, collection, matchedField);
-							}
-						})(),
-					);
-				}
-			}
+			searchAll(
+				`/v3/collection/${segment(collection.id)}/subprofiles`,
+				`the subprofiles of collection ${collection.id}`,
+				collection.emailFields,
+				(record, matchedField) => addSubprofile(record, structure, collection, matchedField),
+			);
 		}
 	}
 	await allOf(searches);

@@ -30,9 +30,6 @@ export function digestMatches(digestHeader: string | undefined, body: Uint8Array
 	return given.length === actual.length && timingSafeEqual(given, actual);
 }
 
-export function sha256Hex(body: Uint8Array): string {
-	return createHash('sha256').update(body).digest('hex');
-}
 
 export const MIN_SECRET_LENGTH = 24;
 // Words of the values that examples, docs and tutorials tell people to replace: anyone can guess those.

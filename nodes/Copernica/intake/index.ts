@@ -13,7 +13,7 @@ import { digestMatches } from './authenticity';
 import { readReportBody, type ReportFile } from './reportBody';
 import { parseSignatureHeader, signatureMatches, signatureProblem, signingString } from './signature';
 
-export { secretMatches, secretProblem, sha256Hex } from './authenticity';
+export { secretMatches, secretProblem } from './authenticity';
 
 /** What n8n hands a webhook: the body parsed by n8n, and (from n8n's raw-body reader) its bytes. */
 export type WebhookRequest = {

@@ -55,7 +55,6 @@ export interface CopernicaResponse {
 	body: unknown;
 }
 
-export { normalizeBaseUrl };
 
 /**
  * The credential, read once per node run: each getCredentials is a database read and a decryption
