@@ -279,8 +279,9 @@ describe('token', () => {
 		expect(sb.counts().created).toBe(0);
 		const identity = await (await api(sb, '/v3/identity')).json();
 		expect(identity).toMatchObject({ id: expect.any(Number), name: expect.any(String), company: expect.any(String), customer: expect.any(Object), license: expect.any(Object) });
-		// v4 with a bearer token, and with a JWT from the token exchange
-		expect((await fetch(`${sb.url}/v4/identity`, { headers: { Authorization: `Bearer ${sb.token}` } })).status).toBe(200);
+		// v4 takes only a JWT from the token exchange, never the access token itself
+		expect((await fetch(`${sb.url}/v4/identity`, { headers: { Authorization: `Bearer ${sb.token}` } })).status).toBe(401);
+		expect((await fetch(`${sb.url}/v4/identity?access_token=${sb.token}`)).status).toBe(401);
 		const auth = await fetch(`${sb.url}/authenticate`, { method: 'POST', body: new URLSearchParams({ access_token: sb.token }) });
 		const { access_token: jwt } = await auth.json();
 		expect((await fetch(`${sb.url}/v4/identity`, { headers: { Authorization: `Bearer ${jwt}` } })).status).toBe(200);
@@ -291,6 +292,73 @@ describe('token', () => {
 		expect(JSON.stringify(sb.requests)).not.toContain('SECRET');
 		expect(JSON.stringify(sb.state())).not.toContain('SECRET');
 		expect(redact('/a?access_token=x&b=2&access%5Ftoken=y')).toBe('/a?b=2');
+	});
+});
+
+describe('API v4 token exchange', () => {
+	const exchange = (sandbox, init = {}) =>
+		fetch(`${sandbox.url}/authenticate`, { method: 'POST', body: new URLSearchParams({ access_token: sandbox.token }), ...init });
+	const v4 = (sandbox, path, jwt) => fetch(`${sandbox.url}/v4${path}`, { headers: { Authorization: `Bearer ${jwt}` } });
+	const claims = (jwt) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString('utf8'));
+
+	test('the JWT carries exp after the lifetime in sandbox clock, counts exchanges, answers 401 once expired', async () => {
+		sb.setOptions({ jwtLifetimeMs: 60_000 });
+		const before = sb.counts().authenticate;
+		const answer = await (await exchange(sb)).json();
+		expect(answer).toMatchObject({ access_token: expect.any(String), token_type: 'Bearer', expires_in: 60 });
+		const { iat, exp } = claims(answer.access_token);
+		expect(exp - iat).toBe(60);
+		expect(Math.abs(exp * 1000 - (sb.now() + 60_000))).toBeLessThan(2000);
+		expect(sb.counts().authenticate).toBe(before + 1);
+		expect((await v4(sb, '/identity', answer.access_token)).status).toBe(200);
+		sb.advance(61_000);
+		const expired = await v4(sb, '/identity', answer.access_token);
+		expect(expired.status).toBe(401);
+		expect(await expired.json()).toEqual({ error: { message: 'Expired access token' } });
+		const fresh = await (await exchange(sb)).json();
+		expect((await v4(sb, '/identity', fresh.access_token)).status).toBe(200);
+		sb.expireJwts();
+		expect((await v4(sb, '/identity', fresh.access_token)).status).toBe(401);
+	});
+
+	test('answer forms, the GET form when POST is refused as a method, revoked and version-restricted tokens', async () => {
+		sb.setOptions({ authenticateStyle: 'text' });
+		expect(await (await exchange(sb)).text()).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+		sb.setOptions({ authenticateStyle: 'quoted' });
+		expect(JSON.parse(await (await exchange(sb)).text())).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+		sb.setOptions({ authenticateStyle: 'json-token' });
+		expect(Object.keys(await (await exchange(sb)).json())).toEqual(['token']);
+		sb.setOptions({ authenticateStyle: 'json', authenticatePost: false });
+		expect((await exchange(sb)).status).toBe(405);
+		const viaGet = await fetch(`${sb.url}/authenticate?access_token=${encodeURIComponent(sb.token)}`);
+		expect(viaGet.status).toBe(200);
+		sb.setOptions({ authenticatePost: true, tokenRevoked: true });
+		expect(await (await exchange(sb)).json()).toEqual({ error: { message: 'Invalid access token' } });
+		expect((await api(sb, '/v3/identity')).status).toBe(400);
+		sb.setOptions({ tokenRevoked: false, tokenVersions: 'v3', restrictedTokenMessage: 'Token not valid for REST API v4' });
+		expect(await (await exchange(sb)).json()).toEqual({ error: { message: 'Token not valid for REST API v4' } });
+		expect((await api(sb, '/v3/identity')).status).toBe(200);
+		sb.setOptions({ tokenVersions: 'v4', restrictedTokenMessage: 'Token not valid for REST API v3' });
+		expect(await (await api(sb, '/v3/identity')).json()).toEqual({ error: { message: 'Token not valid for REST API v3' } });
+		expect((await exchange(sb)).status).toBe(200);
+	});
+
+	test('a v4 create answers 201 with X-location; the log says where the token travelled, never the token', async () => {
+		const { access_token: jwt } = await (await exchange(sb)).json();
+		const res = await fetch(`${sb.url}/v4/email/${encodeURIComponent('v4@example.com')}/datarequest`, {
+			method: 'POST',
+			headers: { Authorization: `Bearer ${jwt}`, 'Content-Type': 'application/json' },
+			body: JSON.stringify({}),
+		});
+		expect(res.status).toBe(201);
+		expect(res.headers.get('x-location')).toMatch(new RegExp(`^${sb.url}/v4/datarequest/\\w+$`));
+		const exchangeEntry = sb.requests.find((e) => e.kind === 'authenticate');
+		expect(exchangeEntry.tokenIn).toEqual(['body']);
+		expect(sb.requests.at(-1)).toMatchObject({ kind: 'create', version: 'v4' });
+		expect(sb.requests.at(-1).tokenIn).toBeUndefined();
+		await api(sb, '/v3/identity');
+		expect(sb.requests.at(-1).tokenIn).toEqual(['url']);
+		expect(JSON.stringify(sb.requests)).not.toContain(sb.token);
 	});
 });
 
