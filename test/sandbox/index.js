@@ -597,10 +597,10 @@ class Sandbox extends EventEmitter {
 	}
 
 	async _authenticate(req, res, entry) {
+		const raw = await this._readBody(req, entry);
 		if (req.method === 'POST' && !this.options.authenticatePost) {
 			return this._send(res, entry, 405, { error: { message: 'Method not allowed' } }, { Allow: 'GET' });
 		}
-		const raw = await this._readBody(req, entry);
 		const body = req.method === 'POST' ? parseBody(raw, req.headers['content-type']) : { value: Object.fromEntries(new URL(req.url, 'http://sandbox').searchParams) };
 		if (body.error || body.value.access_token !== this.token || this.options.tokenRevoked) {
 			return this._send(res, entry, this.options.invalidTokenStatus, { error: { message: 'Invalid access token' } });

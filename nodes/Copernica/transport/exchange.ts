@@ -17,9 +17,6 @@ import { jwtFromExchangeAnswer } from '../helpers/jwt';
 import { redactSecrets } from '../helpers/redact';
 import { isLoopbackHost, UNENCRYPTED_HINT } from '../helpers/validation';
 
-/** Marks an error as the exchange's own, so that the transport shows its words (n8n wraps it). */
-export const EXCHANGE_FAILURE = 'copernicaExchangeFailure';
-
 export interface ExchangeFailure extends FailureText {
 	/** Copernica answered and refused the token (4xx): trying again in the same run cannot help. */
 	refused: boolean;
@@ -29,20 +26,17 @@ export function authenticationUrlOf(credentials: ICredentialDataDecryptedObject)
 	return String(credentials.authenticationUrl ?? '').trim().replace(/\/+$/, '') || DEFAULT_AUTHENTICATION_URL;
 }
 
-function exchangeError(failure: ExchangeFailure): Error {
-	return Object.assign(new Error(failure.message), { description: failure.description, [EXCHANGE_FAILURE]: failure });
-}
+/**
+ * The last failed exchange, by the credential data it was made for. n8n rewraps what
+ * preAuthentication throws (dropping its cause), but hands it the very data object the transport
+ * gave to the request helper, so the transport finds the failure here and shows its words.
+ */
+const failures = new WeakMap<object, ExchangeFailure>();
 
-/** The exchange's failure inside whatever n8n wrapped it in, or undefined. */
-export function exchangeFailureIn(error: unknown): ExchangeFailure | undefined {
-	const pending = [error];
-	for (let depth = 0; pending.length > 0 && depth < 8; depth++) {
-		const current = pending.shift() as Record<string, unknown> | undefined;
-		if (!current || typeof current !== 'object') continue;
-		if (current[EXCHANGE_FAILURE]) return current[EXCHANGE_FAILURE] as ExchangeFailure;
-		pending.push(current.cause, current.errorResponse, current.reason);
-	}
-	return undefined;
+export function takeExchangeFailure(credentials: object): ExchangeFailure | undefined {
+	const failure = failures.get(credentials);
+	failures.delete(credentials);
+	return failure;
 }
 
 export async function exchangeAccessToken(
@@ -51,6 +45,10 @@ export async function exchangeAccessToken(
 ): Promise<string> {
 	const url = authenticationUrlOf(credentials);
 	const token = String(credentials.accessToken ?? '');
+	const exchangeError = (failure: ExchangeFailure): Error => {
+		failures.set(credentials, failure);
+		return Object.assign(new Error(failure.message), { description: failure.description });
+	};
 	let parsed: URL;
 	try {
 		parsed = new URL(url);

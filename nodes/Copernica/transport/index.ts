@@ -17,7 +17,7 @@ import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 
 import { apiVersionOf, baseUrlVersionConflict, normalizeBaseUrl, versionedPath } from '../helpers/baseUrl';
 import { jwtNeedsRenewal } from '../helpers/jwt';
-import { exchangeFailureIn, type ExchangeFailure } from './exchange';
+import { takeExchangeFailure, type ExchangeFailure } from './exchange';
 import { describeConnectionFailure, describeHttpFailure, type FailureText } from '../helpers/failure';
 import { redactSecrets } from '../helpers/redact';
 import { sleepUnlessCancelled } from '../helpers/sleepUnlessCancelled';
@@ -176,7 +176,7 @@ export async function copernicaApiRequest(
 				timeout: timeoutSeconds(this, itemIndex) * 1000,
 			}, { credentialsDecrypted })) as IN8nHttpFullResponse;
 		} catch (error) {
-			const exchange = exchangeFailureIn(error);
+			const exchange = takeExchangeFailure(credentials);
 			if (exchange) {
 				if (exchange.refused) run.refused = exchange;
 				// The call itself was never sent: a failed exchange that may pass is tried again like a refused connection.
