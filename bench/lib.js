@@ -132,7 +132,7 @@ function packageTarball() {
  * `moreSandboxes` ({ credentialId: sandbox }) adds a credential for each further sandbox.
  */
 async function startBenchN8n(sandbox, { major = 2, env = {}, workflows = [], activate = [], binaryDataMode, moreSandboxes = {} } = {}) {
-	const credential = (id, box) => ({ id, name: id, type: 'copernicaApi', data: { accessToken: TOKEN, baseUrl: box.url } });
+	const credential = (id, box) => ({ id, name: id, type: 'copernicaApi', data: { apiVersion: 'v3', accessToken: TOKEN, baseUrl: box.url } });
 	const n8n = await startN8n({
 		major,
 		packageTarball: packageTarball(),

@@ -442,7 +442,7 @@ describe('Find Person: the editor\'s list of databases', () => {
 		};
 		const workflow = new Workflow({ nodes: [node], connections: {}, active: false, nodeTypes });
 		const credential = new CopernicaApi();
-		const data: ICredentialDataDecryptedObject = { accessToken: TOKEN, baseUrl: sandbox.url, allowUnencryptedHttp: false };
+		const data: ICredentialDataDecryptedObject = { apiVersion: 'v3', accessToken: TOKEN, baseUrl: sandbox.url, allowUnencryptedHttp: false };
 		const additionalData = {
 			currentNodeParameters: node.parameters,
 			credentialsHelper: {
