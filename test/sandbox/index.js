@@ -49,6 +49,8 @@ const DEFAULTS = {
 	mailAttachLimit: 10 * 1024 * 1024, // emailed reports: attached up to this size, else a link
 	faults: [], // fault rules, see addFault()
 	transientFailureRate: 0, // 0..1: share of API calls that fail with 429/503/reset
+	maxConcurrentCalls: Infinity, // API calls answered at once; one more is refused with 429 (a rate limiter in front of the API)
+	concurrencyRetryAfter: undefined, // seconds: those 429 answers carry Retry-After: N (none by default)
 	authenticateStyle: 'json', // POST /authenticate (v4 token exchange) answers JSON or a raw string
 	logLimit: 10000, // request log keeps this many newest entries (counts() keeps counting)
 	// The account behind the person search calls (account.js): databases, collections, profiles.
@@ -72,7 +74,7 @@ const ACCOUNT = {
 	license: { id: 99, name: 'Enterprise', start: '2024-01-01', end: '2099-12-31' },
 };
 // Options whose value may arrive over HTTP as the string "Infinity" (JSON has no Infinity).
-const INFINITE_KEYS = new Set(['times', 'expireAfterMs', 'readyAfterMs', 'mailAttachLimit']);
+const INFINITE_KEYS = new Set(['times', 'expireAfterMs', 'readyAfterMs', 'mailAttachLimit', 'maxConcurrentCalls']);
 
 // API routes below /v3 or /v4: [method, path pattern, kind].
 const ROUTES = [
@@ -205,6 +207,7 @@ class Sandbox extends EventEmitter {
 		this.outbox = []; // emailed reports
 		this.dataRequests = new Map(); // id -> record
 		this._counts = Object.fromEntries(KINDS.map((k) => [k, 0]));
+		this._load = { inFlight: 0, mostInFlight: 0, refusedOverLimit: 0 };
 		this._nextId = 1; // never reset: an old id must not come back after reset()
 		this._jwts = new Set();
 		this._timers = new Set();
@@ -268,6 +271,7 @@ class Sandbox extends EventEmitter {
 		this.outbox.length = 0;
 		this.dataRequests.clear();
 		for (const k of KINDS) this._counts[k] = 0;
+		this._load = { inFlight: this._load.inFlight, mostInFlight: this._load.inFlight, refusedOverLimit: 0 };
 		this.account = new Account(this.options.account);
 		this._random = prng(this.options.seed);
 		this._clockBase = Date.now();
@@ -278,6 +282,15 @@ class Sandbox extends EventEmitter {
 	/** Calls per kind, plus `created`: data requests that were really made (duplicates show here). */
 	counts() {
 		return { ...this._counts, created: this.dataRequests.size };
+	}
+
+	/**
+	 * API calls being answered now, the most there were at once, and how many were refused with
+	 * 429 for going over `maxConcurrentCalls` (since the start or the last reset).
+	 */
+	load() {
+		const { inFlight, mostInFlight, refusedOverLimit } = this._load;
+		return { inFlight, mostInFlight, refusedOverLimit };
 	}
 
 	makeReady(id) {
@@ -360,6 +373,7 @@ class Sandbox extends EventEmitter {
 			account: this.account.summary(),
 			faults: this.faults,
 			counts: this.counts(),
+			load: this.load(),
 			dataRequests: this.summary(),
 			deliveries: this.deliveries,
 			outbox: this.outbox,
@@ -429,6 +443,19 @@ class Sandbox extends EventEmitter {
 		const r = route(req.method, pathname);
 		const entry = { time: new Date(this.now()).toISOString(), method: req.method, path: redact(raw), kind: r.kind, status: 0 };
 		this._log(entry);
+		if (r.api) {
+			// Counted until the answer is sent or the connection goes (a download counts until its end).
+			const load = this._load;
+			load.inFlight++;
+			res.once('close', () => load.inFlight--);
+			if (load.inFlight > this.options.maxConcurrentCalls) {
+				load.refusedOverLimit++;
+				entry.fault = 'concurrency';
+				const retryAfter = this.options.concurrencyRetryAfter;
+				return this._fault(req, res, entry, { type: 'rate-limit', message: 'Too many concurrent requests', retryAfter });
+			}
+			load.mostInFlight = Math.max(load.mostInFlight, load.inFlight);
+		}
 
 		// Faults first: they stand for the network and load balancers in front of the API.
 		let resetAfter = false;

@@ -16,6 +16,7 @@ import type {
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 
 import { normalizeBaseUrl } from '../helpers/baseUrl';
+import { runLimitIfAny } from '../helpers/concurrency';
 import { describeConnectionFailure, describeHttpFailure, type FailureText } from '../helpers/failure';
 import { redactSecrets } from '../helpers/redact';
 import { sleepUnlessCancelled } from '../helpers/sleepUnlessCancelled';
@@ -110,9 +111,13 @@ export async function copernicaApiRequest(
 		});
 	};
 
+	// Every answer teaches the run's adaptive limit (helpers/concurrency.ts): its time, or a refusal.
+	const limit = runLimitIfAny(this);
 	/** One attempt: the answer to return, or what went wrong. */
 	const attempt = async (): Promise<CopernicaResponse | { fault: Fault; text: FailureText }> => {
 		let response: IN8nHttpFullResponse;
+		const sentAt = Date.now();
+		limit?.sent();
 		try {
 			response = (await this.helpers.httpRequestWithAuthentication.call(this, CREDENTIAL_TYPE, {
 				method: request.method,
@@ -126,10 +131,13 @@ export async function copernicaApiRequest(
 				timeout: timeoutSeconds(this, itemIndex) * 1000,
 			}, { credentialsDecrypted })) as IN8nHttpFullResponse;
 		} catch (error) {
+			limit?.failed();
 			const connectionCode = connectionErrorCode(error);
 			return { fault: { connectionCode }, text: describeConnectionFailure(connectionCode, hostOf(baseUrl)) };
 		}
 		const { statusCode } = response;
+		if (statusCode === 429 || statusCode === 503) limit?.refused();
+		else limit?.answered(Date.now() - sentAt);
 		if (statusCode < 400 || request.acceptStatuses?.includes(statusCode)) {
 			return { statusCode, headers: response.headers as Record<string, unknown>, body: response.body };
 		}
