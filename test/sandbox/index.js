@@ -207,7 +207,7 @@ class Sandbox extends EventEmitter {
 		this.outbox = []; // emailed reports
 		this.dataRequests = new Map(); // id -> record
 		this._counts = Object.fromEntries(KINDS.map((k) => [k, 0]));
-		this._load = { inFlight: 0, mostInFlight: 0, refusedOverLimit: 0 };
+		this._load = { inFlight: 0, mostInFlight: 0, refusedOverLimit: 0, answered429: 0 };
 		this._nextId = 1; // never reset: an old id must not come back after reset()
 		this._jwts = new Set();
 		this._timers = new Set();
@@ -271,7 +271,7 @@ class Sandbox extends EventEmitter {
 		this.outbox.length = 0;
 		this.dataRequests.clear();
 		for (const k of KINDS) this._counts[k] = 0;
-		this._load = { inFlight: this._load.inFlight, mostInFlight: this._load.inFlight, refusedOverLimit: 0 };
+		this._load = { inFlight: this._load.inFlight, mostInFlight: this._load.inFlight, refusedOverLimit: 0, answered429: 0 };
 		this.account = new Account(this.options.account);
 		this._random = prng(this.options.seed);
 		this._clockBase = Date.now();
@@ -285,12 +285,13 @@ class Sandbox extends EventEmitter {
 	}
 
 	/**
-	 * API calls being answered now, the most there were at once, and how many were refused with
-	 * 429 for going over `maxConcurrentCalls` (since the start or the last reset).
+	 * API calls being answered now, the most there were at once, how many were refused with 429
+	 * for going over `maxConcurrentCalls`, and all answers of 429 (faults too), since the start or
+	 * the last reset.
 	 */
 	load() {
-		const { inFlight, mostInFlight, refusedOverLimit } = this._load;
-		return { inFlight, mostInFlight, refusedOverLimit };
+		const { inFlight, mostInFlight, refusedOverLimit, answered429 } = this._load;
+		return { inFlight, mostInFlight, refusedOverLimit, answered429 };
 	}
 
 	makeReady(id) {
@@ -417,6 +418,7 @@ class Sandbox extends EventEmitter {
 
 	_send(res, entry, status, body, headers = {}) {
 		if (entry) entry.status = status;
+		if (status === 429) this._load.answered429++;
 		let text = '';
 		if (body !== undefined && body !== null) {
 			text = typeof body === 'string' ? body : JSON.stringify(body);
