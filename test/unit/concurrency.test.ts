@@ -102,13 +102,26 @@ describe('AdaptiveLimit', () => {
 		expect(limit.current).toBe(32);
 		answerRounds(limit, 1, 81 + SLOWER_BY_MS);
 		expect(limit.current).toBe(24);
-		answerRounds(limit, 1, 40); // after trouble: one more per round
+		answerRounds(limit, 1, 40); // the cut helped: after trouble, one more per round
 		expect(limit.current).toBe(25);
 		// On 127.0.0.1 answers take milliseconds: 2 ms to 26 ms is n8n getting busy, not Copernica.
 		const local = new AdaptiveLimit(100);
 		answerRounds(local, 1, 2);
 		answerRounds(local, 2, 2 + SLOWER_BY_MS - 1);
 		expect(local.current).toBe(32);
+	});
+
+	it('undoes a cut for slower answers when fewer calls did not make them faster (everything got slower)', () => {
+		const limit = new AdaptiveLimit(100);
+		answerRounds(limit, 3, 50); // 4 -> 8 -> 16 -> 32, fastest 50 ms
+		answerRounds(limit, 1, 200); // slower: 32 -> 24
+		expect(limit.current).toBe(24);
+		answerRounds(limit, 1, 190); // no faster with fewer calls: back to 32 (and one more)
+		expect(limit.current).toBe(33);
+		answerRounds(limit, 1, 200); // 190-200 ms is normal now: no cut, and doubling as before
+		expect(limit.current).toBe(66);
+		answerRounds(limit, 1, 381 + SLOWER_BY_MS); // twice the new normal: cut again, from the round's 66
+		expect(limit.current).toBe(49);
 	});
 
 	it('never goes below 1, and a call without an answer changes nothing', () => {

@@ -36,6 +36,9 @@ export function concurrencyLimit(value: unknown): number {
  *   was halved do not halve it again (they answer what was sent under the old limit);
  * - a round (as many answers as the limit at its start) whose average answer time is more than
  *   twice the fastest round's, and SLOWER_BY_MS above it, cuts that round's limit by a quarter;
+ *   when the round after that cut is not at least a fifth faster, the slowness was not the node's
+ *   (the network or Copernica got slower for everyone): the cut is undone (growth goes on as before)
+ *   and that answer time becomes the new normal, so that a slow day does not push the limit to 1;
  * - after the first trouble it grows by one per round only, probing carefully;
  * - never below 1, never above the maximum.
  * Pure: answer times are handed in, so tests drive it without a clock.
@@ -45,6 +48,8 @@ export class AdaptiveLimit {
 	private careful = false;
 	private round = { size: 0, answers: 0, totalMs: 0 };
 	private fastestRoundMs: number | undefined;
+	/** The last cut for slower answers, until the next round shows whether it helped. */
+	private latencyCut: { averageMs: number; value: number; careful: boolean } | undefined;
 	/** Answers still due from calls sent before the last cut: their refusals are echoes. */
 	private echoes = 0;
 	private inFlight = 0;
@@ -97,13 +102,24 @@ export class AdaptiveLimit {
 
 	private endRound(): void {
 		const averageMs = this.round.totalMs / this.round.answers;
-		const fastest = this.fastestRoundMs;
-		if (fastest === undefined || averageMs < fastest) this.fastestRoundMs = averageMs;
-		if (fastest !== undefined && averageMs > 2 * fastest && averageMs - fastest >= SLOWER_BY_MS) {
-			// From the limit the round was sent under: what it grew meanwhile was more of the same.
-			this.value = Math.min(this.value, this.round.size);
-			this.cut(0.75);
-			return;
+		const lastCut = this.latencyCut;
+		this.latencyCut = undefined;
+		if (lastCut !== undefined && averageMs > 0.8 * lastCut.averageMs) {
+			// Fewer calls did not make the answers faster: the slowness is not this node's doing (the
+			// network or Copernica as a whole got slower). That is the new normal; the cut is undone.
+			this.fastestRoundMs = averageMs;
+			this.value = Math.max(this.value, lastCut.value);
+			this.careful = lastCut.careful;
+		} else {
+			const fastest = this.fastestRoundMs;
+			if (fastest === undefined || averageMs < fastest) this.fastestRoundMs = averageMs;
+			if (fastest !== undefined && averageMs > 2 * fastest && averageMs - fastest >= SLOWER_BY_MS) {
+				// From the limit the round was sent under: what it grew meanwhile was more of the same.
+				this.value = Math.min(this.value, this.round.size);
+				this.latencyCut = { averageMs, value: this.value, careful: this.careful };
+				this.cut(0.75);
+				return;
+			}
 		}
 		this.value = Math.min(this.maximum, this.value + 1);
 		this.newRound();
