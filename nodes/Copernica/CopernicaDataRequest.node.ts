@@ -96,11 +96,11 @@ export class CopernicaDataRequest implements INodeType {
 						displayName: 'Concurrency',
 						name: 'concurrency',
 						type: 'number',
-						typeOptions: { minValue: 1, maxValue: 50 },
-						default: 10,
+						typeOptions: { minValue: 1, maxValue: 100 },
+						default: 50,
 						displayOptions: { show: { '/operation': ['create', 'get', 'findPerson'] } },
 						description:
-							'How many items to work on at the same time (Find Person: how many calls to Copernica at the same time). Each call to Copernica waits for an answer over the network; a few calls at once finish a long list much sooner. The output keeps the order of the input. Lower it if Copernica answers "too many requests" often; 1 handles one item after the other.',
+							'The most calls to Copernica at the same time. The node starts with 4 and sends more while Copernica answers quickly; when it answers "too many requests" (429), is unavailable (503) or slows down, the node at once sends fewer. The output keeps the order of the input. 1 handles one item after the other.',
 					},
 					{
 						displayName: 'Continue Without the File After (Hours)',

@@ -57,6 +57,8 @@ const DEFAULTS = {
 	tokenRevoked: false, // true: the access token is refused everywhere (JWTs issued before stay valid until exp)
 	restrictedTokenMessage: 'Invalid access token', // what a call with a token restricted to the other version gets (undocumented)
 	v4IdStyle: 'x-location', // how a v4 create answers its id (documented: 201 with X-location); undefined: as idStyle
+	maxConcurrentCalls: Infinity, // API calls answered at once; one more is refused with 429 (a rate limiter in front of the API)
+	concurrencyRetryAfter: undefined, // seconds: those 429 answers carry Retry-After: N (none by default)
 	logLimit: 10000, // request log keeps this many newest entries (counts() keeps counting)
 	// The account behind the person search calls (account.js): databases, collections, profiles.
 	account: undefined, // seed, see account.js; setAccount() replaces it, reset() goes back to this one
@@ -79,7 +81,7 @@ const ACCOUNT = {
 	license: { id: 99, name: 'Enterprise', start: '2024-01-01', end: '2099-12-31' },
 };
 // Options whose value may arrive over HTTP as the string "Infinity" (JSON has no Infinity).
-const INFINITE_KEYS = new Set(['times', 'expireAfterMs', 'readyAfterMs', 'mailAttachLimit', 'jwtLifetimeMs']);
+const INFINITE_KEYS = new Set(['times', 'expireAfterMs', 'readyAfterMs', 'mailAttachLimit', 'jwtLifetimeMs', 'maxConcurrentCalls']);
 
 // API routes below /v3 or /v4: [method, path pattern, kind].
 const ROUTES = [
@@ -212,6 +214,7 @@ class Sandbox extends EventEmitter {
 		this.outbox = []; // emailed reports
 		this.dataRequests = new Map(); // id -> record
 		this._counts = Object.fromEntries(KINDS.map((k) => [k, 0]));
+		this._load = { inFlight: 0, mostInFlight: 0, refusedOverLimit: 0, answered429: 0 };
 		this._nextId = 1; // never reset: an old id must not come back after reset()
 		this._jwts = new Map(); // issued JWT -> its exp (ms, sandbox clock)
 		this._timers = new Set();
@@ -275,6 +278,7 @@ class Sandbox extends EventEmitter {
 		this.outbox.length = 0;
 		this.dataRequests.clear();
 		for (const k of KINDS) this._counts[k] = 0;
+		this._load = { inFlight: this._load.inFlight, mostInFlight: this._load.inFlight, refusedOverLimit: 0, answered429: 0 };
 		this.account = new Account(this.options.account);
 		this._random = prng(this.options.seed);
 		this._clockBase = Date.now();
@@ -285,6 +289,16 @@ class Sandbox extends EventEmitter {
 	/** Calls per kind, plus `created`: data requests that were really made (duplicates show here). */
 	counts() {
 		return { ...this._counts, created: this.dataRequests.size };
+	}
+
+	/**
+	 * API calls being answered now, the most there were at once, how many were refused with 429
+	 * for going over `maxConcurrentCalls`, and all answers of 429 (faults too), since the start or
+	 * the last reset.
+	 */
+	load() {
+		const { inFlight, mostInFlight, refusedOverLimit, answered429 } = this._load;
+		return { inFlight, mostInFlight, refusedOverLimit, answered429 };
 	}
 
 	makeReady(id) {
@@ -367,6 +381,7 @@ class Sandbox extends EventEmitter {
 			account: this.account.summary(),
 			faults: this.faults,
 			counts: this.counts(),
+			load: this.load(),
 			dataRequests: this.summary(),
 			deliveries: this.deliveries,
 			outbox: this.outbox,
@@ -410,6 +425,7 @@ class Sandbox extends EventEmitter {
 
 	_send(res, entry, status, body, headers = {}) {
 		if (entry) entry.status = status;
+		if (status === 429) this._load.answered429++;
 		let text = '';
 		if (body !== undefined && body !== null) {
 			text = typeof body === 'string' ? body : JSON.stringify(body);
@@ -440,6 +456,19 @@ class Sandbox extends EventEmitter {
 		this._noteToken(entry, 'url', safeDecode(raw));
 		this._noteToken(entry, 'header', JSON.stringify(req.headers));
 		this._log(entry);
+		if (r.api) {
+			// Counted until the answer is sent or the connection goes (a download counts until its end).
+			const load = this._load;
+			load.inFlight++;
+			res.once('close', () => load.inFlight--);
+			if (load.inFlight > this.options.maxConcurrentCalls) {
+				load.refusedOverLimit++;
+				entry.fault = 'concurrency';
+				const retryAfter = this.options.concurrencyRetryAfter;
+				return this._fault(req, res, entry, { type: 'rate-limit', message: 'Too many concurrent requests', retryAfter });
+			}
+			load.mostInFlight = Math.max(load.mostInFlight, load.inFlight);
+		}
 
 		// Faults first: they stand for the network and load balancers in front of the API.
 		let resetAfter = false;

@@ -386,6 +386,21 @@ describe('faults', () => {
 		expect(sb.requests.map((e) => e.fault)).toEqual(['error', 'invalid-token', 'rate-limit', 'unavailable', 'echo-url', undefined]);
 	});
 
+	test('maxConcurrentCalls: a call above N in flight gets 429 at once (Retry-After if set), counted in load()', async () => {
+		sb.setOptions({ maxConcurrentCalls: 2, concurrencyRetryAfter: 3 });
+		sb.addFault({ match: { kind: 'identity' }, type: 'slow', delayMs: 300, times: 2 });
+		const slow = [api(sb, '/v3/identity'), api(sb, '/v3/identity')];
+		await new Promise((r) => setTimeout(r, 100)); // both are being answered now
+		const refused = await api(sb, '/v3/identity');
+		expect([refused.status, refused.headers.get('retry-after'), (await refused.json()).error.message]).toEqual([429, '3', 'Too many concurrent requests']);
+		expect((await Promise.all(slow)).map((r) => r.status)).toEqual([200, 200]);
+		expect((await api(sb, '/v3/identity')).status).toBe(200); // room again
+		expect(sb.load()).toEqual({ inFlight: 0, mostInFlight: 2, refusedOverLimit: 1, answered429: 1 });
+		expect((await control(sb, '/state')).load).toEqual(sb.load());
+		sb.reset();
+		expect(sb.load()).toMatchObject({ mostInFlight: 0, refusedOverLimit: 0 });
+	});
+
 	test('matching by method, path substring, RegExp; times and Infinity', async () => {
 		sb.addFault({ match: { method: 'post' }, type: 'error', status: 409, times: 2 });
 		sb.addFault({ match: { path: /\/datarequest\/\d+\/data$/ }, type: 'error', status: 418, times: Infinity });

@@ -72,6 +72,8 @@ export const description: INodeProperties[] = [
 ];
 
 const READ_BACK_CHUNK_BYTES = 1024 * 1024;
+// Chunks of the download held while n8n's store writes (socket chunks: 16-64 KiB each, so <= 16 MiB).
+const READ_AHEAD_CHUNKS = 256;
 const MIME_TYPE = 'application/json';
 
 type Fetched = StatusAnswer & { file?: DataFile; text?: string; retryAfterMs?: number };
@@ -275,7 +277,9 @@ async function downloadText(this: IExecuteFunctions, id: string, itemIndex: numb
 }
 
 /** A stream that can be watched as it passes: Node's readable.map (Node 17.4 and later). */
-type Mappable = { map?: (passOn: (chunk: Buffer) => Buffer) => unknown };
+type Mappable = {
+	map?: (passOn: (chunk: Buffer) => Buffer, options: { highWaterMark: number }) => unknown;
+};
 
 /**
  * Streams /data straight into n8n's binary data store, so a large file is never one string, and
@@ -334,23 +338,27 @@ async function downloadBinaryOnce(
 			: { binary: await this.helpers.prepareBinaryData(Buffer.from(text, 'utf8'), fileName, MIME_TYPE) };
 	}
 	const body = response.body as Mappable;
+	const scanned = typeof body.map === 'function' ? new DataFileScanner() : undefined;
 	let bytes = 0;
-	const store = async (stream: unknown, scanned?: DataFileScanner): Promise<Downloaded> => {
-		try {
-			return { binary: await this.helpers.prepareBinaryData(stream as Buffer, fileName, MIME_TYPE), scanned };
-		} catch (error) {
-			const code = (error as { code?: unknown }).code;
-			return { broken: { bytes, code: typeof code === 'string' ? code : undefined } };
-		}
-	};
-	if (typeof body.map !== 'function') return await store(response.body);
-	const scanned = new DataFileScanner();
-	const passing = body.map((chunk) => {
-		bytes += chunk.length;
-		scanned.write(chunk);
-		return chunk;
-	});
-	return await store(passing, scanned);
+	// Every chunk goes to the scanner and on, unchanged. Up to READ_AHEAD_CHUNKS are read ahead
+	// while n8n writes one to its store: map()'s default is one, so the download stood still
+	// during every file write.
+	const passing = scanned
+		? body.map?.(
+				(chunk) => {
+					bytes += chunk.length;
+					scanned.write(chunk);
+					return chunk;
+				},
+				{ highWaterMark: READ_AHEAD_CHUNKS },
+			)
+		: body;
+	try {
+		return { binary: await this.helpers.prepareBinaryData(passing as Buffer, fileName, MIME_TYPE), scanned };
+	} catch (error) {
+		const code = (error as { code?: unknown }).code;
+		return { broken: { bytes, code: typeof code === 'string' ? code : undefined } };
+	}
 }
 
 /**

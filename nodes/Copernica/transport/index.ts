@@ -18,6 +18,7 @@ import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 import { apiVersionOf, baseUrlVersionConflict, normalizeBaseUrl, versionedPath } from '../helpers/baseUrl';
 import { jwtNeedsRenewal } from '../helpers/jwt';
 import { takeExchangeFailure, type ExchangeFailure } from './exchange';
+import { runLimitIfAny } from '../helpers/concurrency';
 import { describeConnectionFailure, describeHttpFailure, type FailureText } from '../helpers/failure';
 import { redactSecrets } from '../helpers/redact';
 import { sleepUnlessCancelled } from '../helpers/sleepUnlessCancelled';
@@ -154,6 +155,8 @@ export async function copernicaApiRequest(
 		};
 	};
 
+	// Every answer teaches the run's adaptive limit (helpers/concurrency.ts): its time, or a refusal.
+	const limit = runLimitIfAny(this);
 	/** One attempt: the answer to return, or what went wrong. */
 	const attempt = async (): Promise<CopernicaResponse | { fault: Fault; text: FailureText; sentWith?: unknown }> => {
 		let response: IN8nHttpFullResponse;
@@ -163,6 +166,8 @@ export async function copernicaApiRequest(
 		} catch (refused) {
 			return { fault: { statusCode: 401 }, text: refused as ExchangeFailure };
 		}
+		const sentAt = Date.now();
+		limit?.sent();
 		try {
 			response = (await this.helpers.httpRequestWithAuthentication.call(this, CREDENTIAL_TYPE, {
 				method: request.method,
@@ -176,6 +181,7 @@ export async function copernicaApiRequest(
 				timeout: timeoutSeconds(this, itemIndex) * 1000,
 			}, { credentialsDecrypted })) as IN8nHttpFullResponse;
 		} catch (error) {
+			limit?.failed();
 			const exchange = takeExchangeFailure(credentials);
 			if (exchange) {
 				if (exchange.refused) run.refused = exchange;
@@ -189,6 +195,8 @@ export async function copernicaApiRequest(
 		}
 		const sentWith = credentials.expirable;
 		const { statusCode } = response;
+		if (statusCode === 429 || statusCode === 503) limit?.refused();
+		else limit?.answered(Date.now() - sentAt);
 		if (statusCode < 400 || request.acceptStatuses?.includes(statusCode)) {
 			return { statusCode, headers: response.headers as Record<string, unknown>, body: response.body };
 		}
