@@ -6,6 +6,7 @@ import type { IDataObject } from 'n8n-workflow';
 import { jwtTimes } from '../../nodes/Copernica/helpers/jwt';
 import { dataRequestOf, everythingStoredOf, runNode, startCopernica, TOKEN, type Sandbox } from './copernica';
 import { cleanupEngine } from './harness';
+import { DEFAULT_CONCURRENCY } from '../../nodes/Copernica/helpers/concurrency';
 
 type V4Sandbox = Omit<Sandbox, 'requests'> & {
 	issueJwt(lifetimeMs?: number): string;
@@ -94,7 +95,7 @@ describe('API v4', () => {
 			// The calls in flight when it expired were refused (each once) and sent again.
 			const refused = sandbox.requests.filter((e) => e.status === 401);
 			expect(refused.length).toBeGreaterThanOrEqual(1);
-			expect(refused.length).toBeLessThanOrEqual(10); // at most the calls in flight (Concurrency 10)
+			expect(refused.length).toBeLessThanOrEqual(DEFAULT_CONCURRENCY); // at most the calls in flight
 			expect(sandbox.counts().create).toBe(1000 + refused.length);
 		} finally {
 			sandbox.off('request', expireAt300);
