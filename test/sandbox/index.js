@@ -38,6 +38,7 @@ const DEFAULTS = {
 	errorMessages: true, // false: 404/400 answers about a request carry no body (no error message)
 	notReadyText: 'Data not available (yet)', // or 'Data not available (yet).' (the other product)
 	missingIds: ['999999'], // profile/subprofile ids that do not exist
+	emailDataRequest: true, // false: POST /email/{email}/datarequest answers 404 "Unknown method" (accounts without the call)
 	invalidTokenStatus: 400,
 	reportContentType: 'json', // json | form (JSON in field "data") | text
 	signReports: false, // add Digest, Date, X-Copernica-ID, X-Nonce, Signature headers
@@ -561,6 +562,7 @@ class Sandbox extends EventEmitter {
 		} catch {
 			return { status: 400, body: { error: { message: 'Invalid email address' } } };
 		}
+		if (type === 'email' && !this.options.emailDataRequest) return this._error(404, 'Unknown method');
 		if (type === 'email' && !/^.+@.+$/s.test(target)) return { status: 400, body: { error: { message: 'Invalid email address' } } };
 		if (type !== 'email' && (!/^\d+$/.test(target) || this.options.missingIds.map(String).includes(target))) {
 			return { status: 400, body: { error: { message: 'No entity with supplied ID' } } };
