@@ -60,7 +60,7 @@ export const description: INodeProperties[] = [
 		placeholder: 'Trigger URL or email address',
 		displayOptions: { show: { operation: ['create'] } },
 		description:
-			'Where Copernica delivers the file when it is ready. A web address (the production URL of a Copernica Data Request Trigger) receives it as an HTTP POST; an email address receives it by mail. Leave empty to fetch the file later with the Get operation.',
+			'Where Copernica delivers the file when it is ready. A web address (the production URL of a Copernica Data Request Trigger) receives it as an HTTP POST; an email address receives it by mail. Leave empty to fetch the file later with the Get operation. For a Person, every file is posted on its own, with set, part and parts added to the web address so the trigger can tell them apart.',
 	},
 ];
 
