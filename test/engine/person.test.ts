@@ -243,3 +243,36 @@ describe('Get of a set', () => {
 		expect(sandbox.requests).toHaveLength(0);
 	});
 });
+
+describe('Create and Wait, Subject Type Person (the half that runs in the engine; the rest: test/e2e/person.e2e.test.js)', () => {
+	it('creates every part with the resume URL, its check value, set and part as report, and ends waiting', async () => {
+		sandbox.setOptions({ readyAfterMs: Infinity });
+		const { run, output } = await runNode(sandbox, { operation: 'createAndWait', subjectType: 'person', subject: PERSON, options: {} });
+		expect(run.error).toBeUndefined();
+		expect(run.status).toBe('waiting');
+		const pending = only(output).json;
+		expect(pending).toMatchObject({ subjectType: 'person', subject: PERSON, status: 'pending', requests: PARTS, waitingUntil: run.waitTill!.toISOString() });
+		expect(pending).not.toHaveProperty('report');
+		const key = (pending.id as string).split(':')[1];
+		const reports = createdInSandbox().map((r) => r.report as string);
+		const check = new URL(reports[0]).searchParams.get('copernica_check')!;
+		expect(reports).toEqual(PARTS.map((_, i) => `${run.resumeUrl}?copernica_check=${check}&set=${key}&part=${i + 1}&parts=7`));
+		expect(everythingStoredOf(run)).not.toContain(check);
+		expect(sandbox.counts()).toMatchObject({ create: 7, status: 0, data: 0 });
+	});
+
+	it('does not wait when there is nothing to wait for: the empty bundle at once', async () => {
+		sandbox.setOptions({ emailDataRequest: false });
+		const { run, output } = await runNode(sandbox, { operation: 'createAndWait', subjectType: 'person', subject: 'nobody@example.com', returnAs: 'json', options: {} });
+		expect(run.status).not.toBe('waiting');
+		expect(run.waitTill).toBeUndefined();
+		expect(only(output).json).toMatchObject({
+			subjectType: 'person',
+			requests: [],
+			found: 'nothing',
+			status: 'available',
+			info: { type: 'person', id: 'nobody@example.com' },
+			parts: [],
+		});
+	});
+});
