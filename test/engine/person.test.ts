@@ -184,6 +184,11 @@ describe('Get of a set', () => {
 		);
 		expect(parts.map((p) => p.id)).toEqual(ids);
 		for (const part of parts) expect(Array.isArray(part.data)).toBe(true);
+		// A profile's file starts with its own record: fields, interests and its subprofiles.
+		const [profile] = (parts[1].data as IDataObject[][])[0];
+		expect(profile).toMatchObject({ ID: '1001', fields: { email: PERSON, firstname: 'Jane', lastname: 'Doe' } });
+		expect((profile.subprofiles as IDataObject[]).map((sub) => sub.ID)).toEqual(['1101', '1102', '1201']);
+		expect((parts[4].data as IDataObject[][])[0]).toMatchObject([{ ID: '2201', fields: { attendee_email: PERSON } }]);
 		// One status check and one download per part.
 		const after = sandbox.counts();
 		expect(after.status - before.status).toBe(7);

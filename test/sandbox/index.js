@@ -329,8 +329,20 @@ class Sandbox extends EventEmitter {
 		if (now >= rec.readyAt + this.options.expireAfterMs) return 'expired';
 		return 'ready';
 	}
+	/** A profile's file holds its fields, interests and subprofiles; a subprofile's its fields (account ids only). */
+	_recordOf(rec) {
+		const account = this.account;
+		if (rec.type === 'profile' && account.profiles.has(rec.target)) {
+			const p = account.profiles.get(rec.target);
+			const subprofiles = [...account.subprofiles.values()].filter((s) => s.profile === p.ID).map((s) => account.subprofileOut(s));
+			return [{ ...account.profileOut(p), subprofiles }];
+		}
+		if (rec.type === 'subprofile' && account.subprofiles.has(rec.target)) return [account.subprofileOut(account.subprofiles.get(rec.target))];
+		return undefined;
+	}
+
 	_plan(rec) {
-		if (!rec.plan) rec.plan = planDataFile({ size: rec.fileSize, type: rec.type, id: rec.target, seed: this.options.seed });
+		if (!rec.plan) rec.plan = planDataFile({ size: rec.fileSize, type: rec.type, id: rec.target, seed: this.options.seed, record: this._recordOf(rec) });
 		return rec.plan;
 	}
 	/** Bytes "so far": grows while pending, the file length once ready. */
