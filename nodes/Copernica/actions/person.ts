@@ -62,8 +62,8 @@ interface NotRequested extends IDataObject {
 
 /**
  * Finds the person (Find Person's own search) and creates the email request and one per profile
- * and subprofile, in Find Person's order, each with its own report URL when there is a report
- * (`partReport` makes it; Create adds set, part and parts to the user's report URL).
+ * and subprofile, in Find Person's order, one after the other. With a report, each part's report
+ * URL is that one plus set, part and parts, so that each delivery says what it is.
  * A part that fails fails the item, with Copernica's message and the parts already created.
  */
 export async function createPersonSet(
@@ -72,8 +72,6 @@ export async function createPersonSet(
 	email: string,
 	report: string | undefined,
 	receivedAt: Date | undefined,
-	partReport: (key: string, part: number, parts: number) => string | undefined = (key, part, parts) =>
-		report === undefined ? undefined : partReportUrl(report, key, part, parts),
 ): Promise<PersonSet> {
 	const requestedAt = new Date();
 	const found = await findPerson.execute.call(this, itemIndex, { email, databaseIds: [], includeFields: false });
@@ -99,7 +97,7 @@ export async function createPersonSet(
 				this,
 				itemIndex,
 				{ subjectType: part.subjectType, subject: part.subject },
-				partReport(key, number, count),
+				report === undefined ? undefined : partReportUrl(report, key, number, count),
 				receivedAt,
 				acceptStatuses,
 			);
