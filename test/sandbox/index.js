@@ -38,6 +38,7 @@ const DEFAULTS = {
 	errorMessages: true, // false: 404/400 answers about a request carry no body (no error message)
 	notReadyText: 'Data not available (yet)', // or 'Data not available (yet).' (the other product)
 	missingIds: ['999999'], // profile/subprofile ids that do not exist
+	emailDataRequest: true, // false: POST /email/{email}/datarequest answers 404 "Unknown method" (accounts without the call)
 	invalidTokenStatus: 400,
 	reportContentType: 'json', // json | form (JSON in field "data") | text
 	signReports: false, // add Digest, Date, X-Copernica-ID, X-Nonce, Signature headers
@@ -349,8 +350,20 @@ class Sandbox extends EventEmitter {
 		if (now >= rec.readyAt + this.options.expireAfterMs) return 'expired';
 		return 'ready';
 	}
+	/** A profile's file holds its fields, interests and subprofiles; a subprofile's its fields (account ids only). */
+	_recordOf(rec) {
+		const account = this.account;
+		if (rec.type === 'profile' && account.profiles.has(rec.target)) {
+			const p = account.profiles.get(rec.target);
+			const subprofiles = [...account.subprofiles.values()].filter((s) => s.profile === p.ID).map((s) => account.subprofileOut(s));
+			return [{ ...account.profileOut(p), subprofiles }];
+		}
+		if (rec.type === 'subprofile' && account.subprofiles.has(rec.target)) return [account.subprofileOut(account.subprofiles.get(rec.target))];
+		return undefined;
+	}
+
 	_plan(rec) {
-		if (!rec.plan) rec.plan = planDataFile({ size: rec.fileSize, type: rec.type, id: rec.target, seed: this.options.seed });
+		if (!rec.plan) rec.plan = planDataFile({ size: rec.fileSize, type: rec.type, id: rec.target, seed: this.options.seed, record: this._recordOf(rec) });
 		return rec.plan;
 	}
 	/** Bytes "so far": grows while pending, the file length once ready. */
@@ -658,6 +671,7 @@ class Sandbox extends EventEmitter {
 		} catch {
 			return { status: 400, body: { error: { message: 'Invalid email address' } } };
 		}
+		if (type === 'email' && !this.options.emailDataRequest) return this._error(404, 'Unknown method');
 		if (type === 'email' && !/^.+@.+$/s.test(target)) return { status: 400, body: { error: { message: 'Invalid email address' } } };
 		if (type !== 'email' && (!/^\d+$/.test(target) || this.options.missingIds.map(String).includes(target))) {
 			return { status: 400, body: { error: { message: 'No entity with supplied ID' } } };
