@@ -17,12 +17,16 @@ import { publicKeyFromDnsTxt, publicKeyFromText, txtRecordsOf } from './intake/s
 const MEGABYTE = 1024 * 1024;
 
 interface TriggerOptions {
+	copernicaAccountId?: string;
 	maxBodySizeMb?: number;
 	requireSignature?: boolean;
 	signatureKey?: string;
 	signatureKeyLookupUrl?: string;
 }
 
+// An instance survives this (bench/RESULTS.md): a binary file streams to disk; as JSON it is held
+// in memory several times over, so larger files are refused unless the limit is raised.
+export const DEFAULT_MAX_FILE_MB = 256;
 const DEFAULT_KEY_LOOKUP_URL = 'https://dns.google/resolve';
 // Copernica rotates its signing keys monthly: a key found is used for an hour at most.
 const KEY_CACHE_MS = 3_600_000;
@@ -87,8 +91,17 @@ export class CopernicaDataRequestTrigger implements INodeType {
 				name: 'options',
 				type: 'collection',
 				placeholder: 'Add option',
-				default: {},
+				// binaryData: n8n then leaves the request body unread, for the node to stream (intake/index.ts).
+				default: { binaryData: true },
 				options: [
+					{
+						displayName: 'Copernica Account ID',
+						name: 'copernicaAccountId',
+						type: 'string',
+						default: '',
+						description:
+							'Your Copernica account\'s ID: deliveries whose X-Copernica-ID header names another account are refused (401). Empty: not checked.',
+					},
 					{
 						displayName: 'Copernica Public Key',
 						name: 'signatureKey',
@@ -111,9 +124,9 @@ export class CopernicaDataRequestTrigger implements INodeType {
 						name: 'maxBodySizeMb',
 						type: 'number',
 						typeOptions: { minValue: 1 },
-						default: 256,
+						default: DEFAULT_MAX_FILE_MB,
 						description:
-							'Larger requests are refused (413) and start nothing. n8n has its own limit too (N8N_PAYLOAD_SIZE_MAX, 16 MB by default): raise it for large files.',
+							'Larger requests are refused (413) as soon as the limit is passed, and start nothing. n8n\'s own limit (N8N_PAYLOAD_SIZE_MAX) does not apply: the node reads the file itself.',
 					},
 					{
 						displayName: 'Require Copernica Signature',
@@ -122,6 +135,13 @@ export class CopernicaDataRequestTrigger implements INodeType {
 						default: false,
 						description:
 							'Whether to refuse deliveries that carry no Copernica signature. A signature that is there is always checked (its key, date, digest and the signature itself), and a wrong one refused. Copernica does not document whether data request reports are signed: turn this on once you have seen signed deliveries arrive.',
+					},
+					{
+						displayName: 'Stream Body',
+						name: 'binaryData',
+						type: 'hidden',
+						default: true,
+						description: 'Whether n8n leaves the request body for the node to read as it arrives',
 					},
 				],
 			},
@@ -149,12 +169,18 @@ export class CopernicaDataRequestTrigger implements INodeType {
 
 	async webhook(this: IWebhookFunctions): Promise<IWebhookResponseData> {
 		const options = this.getNodeParameter('options', {}) as TriggerOptions;
+		const returnAs = this.getNodeParameter('returnAs', DEFAULT_RETURN_AS) as ReturnAs;
+		// The trigger does not know the request's ID: the file is named after its arrival.
+		const receivedAt = new Date();
 		const secret = this.getNodeParameter('secret', '') as string;
 		const received = await receiveReport.call(this, {
 			// A trigger with an unsafe secret is not activated; should one run anyway, it lets nothing in.
 			authenticate: (query) =>
 				secretProblem(secret) === undefined && secretMatches(query.secret, secret.trim()) ? undefined : 'Missing or wrong secret',
-			maxBytes: (options.maxBodySizeMb ?? 256) * MEGABYTE,
+			maxBytes: (options.maxBodySizeMb ?? DEFAULT_MAX_FILE_MB) * MEGABYTE,
+			accountId: options.copernicaAccountId?.trim() || undefined,
+			returnAs,
+			fileName: fileNameFor(receivedAt.toISOString().replace(/\.\d+Z$/, 'Z').replace(/[:]/g, '')),
 			signature: {
 				required: options.requireSignature === true,
 				key: async (keyId, fresh) => await signingKeyOf.call(this, keyId, fresh, options),
@@ -164,17 +190,10 @@ export class CopernicaDataRequestTrigger implements INodeType {
 
 		// Parameters the workflow put in the report URL (a ticket number, say), without the secret.
 		const { secret: _secret, ...query } = received.query;
-		const receivedAt = new Date();
-		const item = await fileItem.call(this, received, {
-			returnAs: this.getNodeParameter('returnAs', DEFAULT_RETURN_AS) as ReturnAs,
-			binaryPropertyName: binaryPropertyOf(this.getNodeParameter('binaryPropertyName', '')),
-			// The trigger does not know the request's ID: the file is named after its arrival.
-			fileName: fileNameFor(receivedAt.toISOString().replace(/\.\d+Z$/, 'Z').replace(/[:]/g, '')),
-			json: {
-				receivedAt: receivedAt.toISOString(),
-				query: query as IDataObject,
-				deliveryKey: deliveryKey(received.report.bytes, query),
-			},
+		const item = fileItem(received, binaryPropertyOf(this.getNodeParameter('binaryPropertyName', '')), {
+			receivedAt: receivedAt.toISOString(),
+			query: query as IDataObject,
+			deliveryKey: deliveryKey(received.fileSha256, query),
 		});
 		return { workflowData: [[item]], webhookResponse: { received: true } };
 	}

@@ -136,15 +136,18 @@ async function receive(this: IWebhookFunctions): Promise<IWebhookResponseData> {
 	if (waiting === undefined) {
 		return refuse(this, { status: 404, reason: 'This execution is not waiting for a Copernica data request file' });
 	}
+	const returnAs = this.getNodeParameter('returnAs', DEFAULT_RETURN_AS) as ReturnAs;
 	const received = await receiveReport.call(this, {
 		authenticate: (query) =>
 			resumeCheckMatches(query[RESUME_CHECK_PARAMETER], waiting.resumeCheckSha256)
 				? undefined
 				: `Missing or wrong ${RESUME_CHECK_PARAMETER}`,
 		maxBytes: MAX_BODY_BYTES,
+		returnAs,
+		fileName: fileNameFor(waiting.id),
 	});
 	if (isRefusal(received)) return refuse(this, received);
-	if (!isFileOf(received.report.file.info, waiting.subjectType, waiting.subject)) {
+	if (!isFileOf(received.info, waiting.subjectType, waiting.subject)) {
 		// Not the person asked for: say so without echoing anyone's data.
 		return refuse(this, {
 			status: 400,
@@ -153,11 +156,10 @@ async function receive(this: IWebhookFunctions): Promise<IWebhookResponseData> {
 	}
 
 	const { status: _pending, waitingUntil: _until, resumeCheckSha256: _check, ...requested } = waiting;
-	const item = await fileItem.call(this, received, {
-		returnAs: this.getNodeParameter('returnAs', DEFAULT_RETURN_AS) as ReturnAs,
-		binaryPropertyName: binaryPropertyOf(this.getNodeParameter('binaryPropertyName', '')),
-		fileName: fileNameFor(waiting.id),
-		json: { ...requested, status: 'available', receivedAt: new Date().toISOString() },
+	const item = fileItem(received, binaryPropertyOf(this.getNodeParameter('binaryPropertyName', '')), {
+		...requested,
+		status: 'available',
+		receivedAt: new Date().toISOString(),
 	});
 	return { workflowData: [[{ ...item, pairedItem: { item: 0 } }]], webhookResponse: { received: true } };
 }
