@@ -11,7 +11,7 @@ import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
 
 import { binaryPropertyOf, DEFAULT_RETURN_AS, fileNameFor, fileParameters, type ReturnAs } from './helpers/fileParameters';
 import { deliveryKey } from './helpers/deliveryKey';
-import { fileItem, isRefusal, receiveReport, refuse, secretMatches, secretProblem } from './intake';
+import { DEFAULT_MAX_FILE_MB, fileItem, isRefusal, receiveReport, refuse, secretMatches, secretProblem } from './intake';
 import { publicKeyFromDnsTxt, publicKeyFromText, txtRecordsOf } from './intake/signature';
 
 const MEGABYTE = 1024 * 1024;
@@ -24,9 +24,6 @@ interface TriggerOptions {
 	signatureKeyLookupUrl?: string;
 }
 
-// An instance survives this (bench/RESULTS.md): a binary file streams to disk; as JSON it is held
-// in memory several times over, so larger files are refused unless the limit is raised.
-export const DEFAULT_MAX_FILE_MB = 256;
 const DEFAULT_KEY_LOOKUP_URL = 'https://dns.google/resolve';
 // Copernica rotates its signing keys monthly: a key found is used for an hour at most.
 const KEY_CACHE_MS = 3_600_000;
@@ -124,9 +121,9 @@ export class CopernicaDataRequestTrigger implements INodeType {
 						name: 'maxBodySizeMb',
 						type: 'number',
 						typeOptions: { minValue: 1 },
-						default: DEFAULT_MAX_FILE_MB,
+						default: 512, // DEFAULT_MAX_FILE_MB.binary
 						description:
-							'Larger requests are refused (413) as soon as the limit is passed, and start nothing. n8n\'s own limit (N8N_PAYLOAD_SIZE_MAX) does not apply: the node reads the file itself.',
+							`Larger requests are refused (413) as soon as the limit is passed, and start nothing. Without this option: ${DEFAULT_MAX_FILE_MB.binary} MB for a binary file (it streams to n8n's binary store), ${DEFAULT_MAX_FILE_MB.json} MB with the file in the item (JSON), which n8n holds in memory several times over. n8n's own limit (N8N_PAYLOAD_SIZE_MAX) does not apply: the node reads the file itself.`,
 					},
 					{
 						displayName: 'Require Copernica Signature',
@@ -177,7 +174,7 @@ export class CopernicaDataRequestTrigger implements INodeType {
 			// A trigger with an unsafe secret is not activated; should one run anyway, it lets nothing in.
 			authenticate: (query) =>
 				secretProblem(secret) === undefined && secretMatches(query.secret, secret.trim()) ? undefined : 'Missing or wrong secret',
-			maxBytes: (options.maxBodySizeMb ?? DEFAULT_MAX_FILE_MB) * MEGABYTE,
+			maxBytes: (options.maxBodySizeMb ?? DEFAULT_MAX_FILE_MB[returnAs === 'binary' ? 'binary' : 'json']) * MEGABYTE,
 			accountId: options.copernicaAccountId?.trim() || undefined,
 			returnAs,
 			fileName: fileNameFor(receivedAt.toISOString().replace(/\.\d+Z$/, 'Z').replace(/[:]/g, '')),

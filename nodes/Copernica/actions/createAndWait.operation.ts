@@ -21,7 +21,7 @@ import { NodeOperationError } from 'n8n-workflow';
 
 import { isFileOf } from '../helpers/dataFile';
 import { binaryPropertyOf, DEFAULT_RETURN_AS, fileNameFor, type ReturnAs } from '../helpers/fileParameters';
-import { fileItem, isRefusal, receiveReport, refuse } from '../intake';
+import { DEFAULT_MAX_FILE_MB, fileItem, isRefusal, receiveReport, refuse } from '../intake';
 import { newResumeCheck, RESUME_CHECK_PARAMETER, resumeCheckMatches, withQueryParameter } from '../helpers/resumeUrl';
 import { validateReport } from '../helpers/validation';
 import { allowsUnencryptedHttp } from '../transport';
@@ -40,7 +40,6 @@ export const description: INodeProperties[] = [
 	},
 ];
 export const DEFAULT_MAX_WAIT_HOURS = 24;
-const MAX_BODY_BYTES = 256 * 1024 * 1024;
 const SUBJECT_TYPES: SubjectType[] = ['email', 'profile', 'subprofile'];
 
 /** The item stored while the execution waits: what comes out at the maximum wait. */
@@ -142,7 +141,7 @@ async function receive(this: IWebhookFunctions): Promise<IWebhookResponseData> {
 			resumeCheckMatches(query[RESUME_CHECK_PARAMETER], waiting.resumeCheckSha256)
 				? undefined
 				: `Missing or wrong ${RESUME_CHECK_PARAMETER}`,
-		maxBytes: MAX_BODY_BYTES,
+		maxBytes: DEFAULT_MAX_FILE_MB[returnAs === 'binary' ? 'binary' : 'json'] * 1024 * 1024,
 		returnAs,
 		fileName: fileNameFor(waiting.id),
 	});

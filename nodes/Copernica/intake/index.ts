@@ -87,6 +87,12 @@ export interface IntakeRules {
 }
 
 const MEGABYTE = 1024 * 1024;
+/**
+ * Size limits an instance survives (bench/RESULTS.md): a binary file streams into n8n's binary
+ * store and costs memory only per chunk; a file in the item (JSON) is held several times over
+ * (bytes, text, parsed data, then n8n's copy of the execution data).
+ */
+export const DEFAULT_MAX_FILE_MB = { binary: 512, json: 64 } as const;
 const tooLarge = (maxBytes: number): Refusal => ({
 	status: 413,
 	reason: `The body is larger than ${Math.round((maxBytes / MEGABYTE) * 10) / 10} MB`,
