@@ -90,7 +90,8 @@ export class CopernicaDataRequest implements INodeType {
 				name: 'options',
 				type: 'collection',
 				placeholder: 'Add option',
-				default: {},
+				// binaryData: n8n then leaves a resume POST's body unread, for Create and Wait to stream (intake/index.ts).
+				default: { binaryData: true },
 				options: [
 					{
 						displayName: 'Concurrency',
@@ -177,6 +178,13 @@ export class CopernicaDataRequest implements INodeType {
 						default: 3,
 						description:
 							'How many times to try a call again after a temporary fault (Copernica busy or rate limiting, a dropped connection, a timeout), waiting a little longer each time. A create is tried again only when Copernica cannot have received it, so that no duplicate data request is made. 0 turns retrying off.',
+					},
+					{
+						displayName: 'Stream Body',
+						name: 'binaryData',
+						type: 'hidden',
+						default: true,
+						description: 'Whether n8n leaves the body of a resume POST for the node to read as it arrives',
 					},
 					{
 						displayName: 'Timeout (Seconds)',

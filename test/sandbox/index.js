@@ -44,6 +44,8 @@ const DEFAULTS = {
 	signReports: false, // add Digest, Date, X-Copernica-ID, X-Nonce, Signature headers
 	signDateOffsetMs: 0, // signed reports: the Date header this far from now (a stale signature)
 	signTamper: false, // signed reports: the signature of another text (a forged one)
+	signNonce: undefined, // signed reports: this X-Nonce on every post instead of a fresh one (a replay)
+	signAccountId: undefined, // signed reports: this X-Copernica-ID instead of the account's id
 	reportRetries: 2, // extra attempts after a failed report POST
 	reportRetryDelayMs: 200, // real time between attempts
 	reportTimeoutMs: 30000,
@@ -908,8 +910,8 @@ class Sandbox extends EventEmitter {
 					const key = getSigningKey(this.options.signKeyId || 'sandbox._domainkey.copernica.com');
 					Object.assign(headers, {
 						Date: new Date(Date.now() + (this.options.signDateOffsetMs || 0)).toUTCString(),
-						'X-Copernica-ID': String(ACCOUNT.id),
-						'X-Nonce': crypto.randomBytes(16).toString('hex'),
+						'X-Copernica-ID': String(this.options.signAccountId ?? ACCOUNT.id),
+						'X-Nonce': this.options.signNonce ?? crypto.randomBytes(16).toString('hex'),
 						Digest: body.digest,
 					});
 					const signed = [

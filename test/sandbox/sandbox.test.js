@@ -510,6 +510,28 @@ describe('reports', () => {
 		expect(sb.signingKey.dnsTxt).toMatch(/^v=DKIM1; p=/);
 	});
 
+	test('signed reports: X-Copernica-ID is the account id and X-Nonce is fresh per post, unless switched to a replay or another account', async () => {
+		receiver = await startReceiver();
+		sb.setOptions({ signReports: true });
+		for (const email of ['a@example.com', 'b@example.com']) await create(sb, email, { report: `${receiver.url}/hook` });
+		await sb.waitForDeliveries(2, 5000);
+		const account = (await (await api(sb, '/v3/identity')).json()).id;
+		expect(receiver.received.map((r) => r.headers['x-copernica-id'])).toEqual([String(account), String(account)]);
+		const [first, second] = receiver.received.map((r) => r.headers['x-nonce']);
+		expect(first).not.toBe(second);
+
+		sb.reset();
+		sb.setOptions({ signReports: true, signNonce: first, signAccountId: '999' });
+		await create(sb, 'c@example.com', { report: `${receiver.url}/hook` });
+		await sb.waitForDeliveries(1, 5000);
+		const replay = receiver.received[2];
+		expect(replay.headers).toMatchObject({ 'x-nonce': first, 'x-copernica-id': '999' });
+		// still a valid signature over the headers as sent
+		const sig = Object.fromEntries([...replay.headers.signature.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+		const signed = sig.headers.split(' ').map((h) => (h === '(request-target)' ? '(request-target): post /hook' : `${h}: ${replay.headers[h]}`)).join('\n');
+		expect(crypto.verify('sha256', Buffer.from(signed), sb.signingKey.publicKeyPem, Buffer.from(sig.signature, 'base64'))).toBe(true);
+	});
+
 	test('failed deliveries are retried; an unreachable address records the error', async () => {
 		receiver = await startReceiver((_, n) => (n < 3 ? 500 : 204));
 		sb.setOptions({ reportRetryDelayMs: 20 });

@@ -21,7 +21,7 @@ import { NodeOperationError } from 'n8n-workflow';
 
 import { isFileOf } from '../helpers/dataFile';
 import { binaryPropertyOf, DEFAULT_RETURN_AS, fileNameFor, type ReturnAs } from '../helpers/fileParameters';
-import { fileItem, isRefusal, receiveReport, refuse } from '../intake';
+import { DEFAULT_MAX_FILE_MB, fileItem, isRefusal, receiveReport, refuse } from '../intake';
 import { newResumeCheck, RESUME_CHECK_PARAMETER, resumeCheckMatches, withQueryParameter } from '../helpers/resumeUrl';
 import { validateReport } from '../helpers/validation';
 import { allowsUnencryptedHttp } from '../transport';
@@ -42,7 +42,6 @@ export const description: INodeProperties[] = [
 	},
 ];
 export const DEFAULT_MAX_WAIT_HOURS = 24;
-const MAX_BODY_BYTES = 256 * 1024 * 1024;
 const SUBJECT_TYPES: SubjectChoice[] = ['email', 'profile', 'subprofile', 'person'];
 
 /** The item stored while the execution waits: what comes out at the maximum wait. */
@@ -155,16 +154,19 @@ async function receive(this: IWebhookFunctions): Promise<IWebhookResponseData> {
 	if (waiting === undefined) {
 		return refuse(this, { status: 404, reason: 'This execution is not waiting for a Copernica data request file' });
 	}
+	const returnAs = this.getNodeParameter('returnAs', DEFAULT_RETURN_AS) as ReturnAs;
 	const received = await receiveReport.call(this, {
 		authenticate: (query) =>
 			resumeCheckMatches(query[RESUME_CHECK_PARAMETER], waiting.resumeCheckSha256)
 				? undefined
 				: `Missing or wrong ${RESUME_CHECK_PARAMETER}`,
-		maxBytes: MAX_BODY_BYTES,
+		maxBytes: DEFAULT_MAX_FILE_MB[returnAs === 'binary' ? 'binary' : 'json'] * 1024 * 1024,
+		returnAs,
+		fileName: fileNameFor(waiting.id),
 	});
 	if (isRefusal(received)) return refuse(this, received);
-	if (waiting.subjectType === 'person') return await receivePart.call(this, waiting, received.report.file.info);
-	if (!isFileOf(received.report.file.info, waiting.subjectType, waiting.subject)) {
+	if (waiting.subjectType === 'person') return await receivePart.call(this, waiting, received.info);
+	if (!isFileOf(received.info, waiting.subjectType, waiting.subject)) {
 		// Not the person asked for: say so without echoing anyone's data.
 		return refuse(this, {
 			status: 400,
@@ -173,11 +175,10 @@ async function receive(this: IWebhookFunctions): Promise<IWebhookResponseData> {
 	}
 
 	const { status: _pending, waitingUntil: _until, resumeCheckSha256: _check, ...requested } = waiting;
-	const item = await fileItem.call(this, received, {
-		returnAs: this.getNodeParameter('returnAs', DEFAULT_RETURN_AS) as ReturnAs,
-		binaryPropertyName: binaryPropertyOf(this.getNodeParameter('binaryPropertyName', '')),
-		fileName: fileNameFor(waiting.id),
-		json: { ...requested, status: 'available', receivedAt: new Date().toISOString() },
+	const item = fileItem(received, binaryPropertyOf(this.getNodeParameter('binaryPropertyName', '')), {
+		...requested,
+		status: 'available',
+		receivedAt: new Date().toISOString(),
 	});
 	return { workflowData: [[{ ...item, pairedItem: { item: 0 } }]], webhookResponse: { received: true } };
 }
