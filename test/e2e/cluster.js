@@ -333,6 +333,9 @@ async function startCluster(o) {
 			// 1.x offers the database mode only when it is listed (its default list: filesystem).
 			...(opts.major < 2 ? { N8N_AVAILABLE_BINARY_DATA_MODES: 'filesystem,database' } : {}),
 			QUEUE_HEALTH_CHECK_ACTIVE: 'true',
+			// Production webhooks only on the webhook processors, as behind a load balancer that
+			// sends /webhook/ and /webhook-waiting/ there (the main serves the editor and the API).
+			N8N_DISABLE_PRODUCTION_MAIN_PROCESS: 'true',
 			...opts.env,
 		};
 		const t1 = Date.now();
@@ -414,17 +417,39 @@ class Cluster {
 		return [this.main?.logFile, ...this.n8nProcesses().map((p) => p.logFile), this.postgres?.logFile, this.redis?.logFile].filter(Boolean);
 	}
 
+	/** Polls a production webhook URL (CORS preflight, see n8n.js waitForWebhook) until it is served. */
+	async waitForWebhook(url, timeoutMs = 60_000) {
+		const origin = new URL(url).origin;
+		const deadline = Date.now() + timeoutMs;
+		let last;
+		while (Date.now() < deadline) {
+			last = await httpRequest('OPTIONS', url, { headers: { origin, 'access-control-request-method': 'POST' } }).catch((e) => ({ status: e.message }));
+			if (last.status === 204) return;
+			await sleep(300);
+		}
+		throw new Error(`webhook ${url} not served after ${timeoutMs} ms (last: ${last.status})`);
+	}
+
 	/** Which worker logged that it started this execution: the worker's kind names, in log order. */
 	workersThatRan(executionId) {
 		const started = new RegExp(`Worker started execution ${executionId} \\(job`);
 		return this.workers.filter((w) => started.test(w.logText())).map((w) => w.kind);
 	}
 
-	/** `pg_dump` of n8n's database into `file` (plain SQL, data included). Resolves the file. */
-	pgDump(file = path.join(this.base, 'n8n.sql')) {
+	/** `pg_dump` of n8n's database into `file` (plain SQL, data included; `args` e.g. --table=...). Resolves the file. */
+	pgDump(file = path.join(this.base, 'n8n.sql'), args = []) {
+		return this.toFile('pg_dump', [...this.postgres.psqlArgs, '--no-owner', ...args, this.postgres.database], file);
+	}
+
+	/** The rows of one query, as psql's COPY text, into `file`. */
+	queryToFile(query, file) {
+		return this.toFile('psql', [...this.postgres.psqlArgs, '-d', this.postgres.database, '-v', 'ON_ERROR_STOP=1', '-c', `\\copy (${query}) to stdout`], file);
+	}
+
+	toFile(program, args, file) {
 		return new Promise((resolve, reject) => {
 			const out = fs.openSync(file, 'w');
-			const child = spawn(path.join(this.postgres.bin, 'pg_dump'), [...this.postgres.psqlArgs, '--no-owner', this.postgres.database], {
+			const child = spawn(path.join(this.postgres.bin, program), args, {
 				stdio: ['ignore', out, 'pipe'],
 			});
 			let err = '';
@@ -433,7 +458,7 @@ class Cluster {
 			child.once('close', (code) => {
 				fs.closeSync(out);
 				if (code === 0) resolve(file);
-				else reject(new Error(`pg_dump failed (${code}): ${err}`));
+				else reject(new Error(`${program} failed (${code}): ${err}`));
 			});
 		});
 	}
@@ -474,4 +499,4 @@ async function countInLargeFile(file, texts) {
 	return counts;
 }
 
-module.exports = { startCluster, ensureServerBinaries, countInLargeFile, groupCpuSeconds, ChildProcess };
+module.exports = { startCluster, startPostgres, startRedis, ensureServerBinaries, countInLargeFile, groupCpuSeconds, ChildProcess };
