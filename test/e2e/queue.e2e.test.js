@@ -191,8 +191,8 @@ describe.each(MAJORS.map((major) => [major]))('n8n %i.x in queue mode', (major) 
 		} else {
 			expect(item.json.data).toBeUndefined();
 			expect(item.binary.data).toMatchObject({ fileName: `copernica-data-request-${created.id}.json`, mimeType: 'application/json' });
-			// In the database binary mode the id names the store (2.x: database://..., 1.x: the same)
-			if (item.binary.data.id) expect(item.binary.data.id).toMatch(/^database:/);
+			// Stored in Postgres (binary data mode database), not inline in the execution.
+			expect(item.binary.data.id).toMatch(/^database:/);
 			expect(await binarySha256(item.binary.data)).toEqual(served);
 			expect(item.json.summary.bytes).toBe(served.bytes);
 		}
