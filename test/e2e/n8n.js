@@ -902,7 +902,21 @@ function countInFile(file, text) {
 	return count;
 }
 
+/** Puts a detached child's process group under the same kill-on-exit as n8n's own (queue-mode cluster). */
+function trackGroup(pid) {
+	installExitHandlers();
+	liveGroups.add(pid);
+}
+
+function untrackGroup(pid) {
+	liveGroups.delete(pid);
+}
+
 module.exports = {
+	trackGroup,
+	untrackGroup,
+	killGroupSync,
+	groupRss,
 	httpClient,
 	httpRequest,
 	countInFile,
