@@ -219,4 +219,42 @@ describe.each([[1], [2]])('n8n %i.x', (major) => {
 		await sandbox.waitForDeliveries(ids.length, 30_000);
 		expect(sandbox.deliveries[ids.length - 1]).toMatchObject({ ok: true, status: 200 });
 	});
+
+	it('Create and Wait (Person) as a binary file: the bundle streamed into n8n\'s binary store from the resume webhook; a file of no part is refused', async () => {
+		sandbox.setOptions({ readyAfterMs: Infinity, fileSize: 100_000 });
+		const parameters = { operation: 'createAndWait', subjectType: 'person', subject: PERSON, returnAs: 'binary', binaryPropertyName: 'bundle', options: {} };
+		const { id } = (await n8n.api('POST', '/workflows', copernicaWorkflow('Create and Wait (Person), binary', parameters))).body;
+		const waitingOrDone = (e) => e.status === 'waiting' || ['success', 'error', 'crashed', 'canceled'].includes(e.status);
+		const run = await n8n.executeWorkflow(id, { done: waitingOrDone });
+		expect(run.status).toBe('waiting');
+		const [pending] = run.output('Copernica');
+		const ids = pending.requests.map((r) => r.id);
+
+		// Someone else's file, posted with the right URL: refused, and the execution keeps waiting.
+		const report = sandbox.dataRequests.get(ids[0]).report;
+		const forged = await fetch(report, {
+			method: 'POST',
+			headers: { 'content-type': 'application/json' },
+			body: JSON.stringify({ info: { type: 'profile', id: 2001 }, data: [] }),
+		});
+		expect(forged.status).toBe(400);
+		expect((await n8n.execution(run.id)).status).toBe('waiting');
+
+		for (const [index, partId] of ids.entries()) {
+			sandbox.makeReady(partId);
+			if (index < ids.length - 1) await sandbox.waitForDeliveries(index + 1, 30_000);
+		}
+		const resumed = await finished(run.id);
+		expect(resumed.status).toBe('success');
+		const item = itemOf(resumed, 'Copernica');
+		expect(item.json).toMatchObject({ id: pending.id, status: 'available', info: { type: 'person', id: PERSON } });
+		expect(item.json.parts.map((part) => typeAndId(part.info))).toEqual(PARTS);
+		expect(item.binary.bundle).toMatchObject({ mimeType: 'application/json', fileName: `copernica-data-request-person-${pending.id.split(':')[1]}.json` });
+		const bytes = await bytesOf(item.binary.bundle);
+		expect(bytes.length).toBeGreaterThan(PARTS.length * 100_000);
+		const bundle = JSON.parse(bytes.toString('utf8'));
+		expect(bundle.info).toEqual({ type: 'person', id: PERSON });
+		expect(bundle.parts.map((part) => typeAndId(part.info))).toEqual(PARTS);
+		expect(item.json.summary).toMatchObject({ parts: PARTS.length });
+	});
 });
