@@ -182,6 +182,16 @@ describe('API v4', () => {
 		expect(tokenSightings()).toEqual([{ kind: 'authenticate', method: 'POST', tokenIn: ['body'] }]);
 	});
 
+	it('Create and Wait creates under /v4 with the resume URL as report, and ends waiting', async () => {
+		const { run, output } = await runNode(sandbox, { operation: 'createAndWait', subjectType: 'email', subject: 'wait-v4@example.com', options: {} }, v4);
+		expect(run.error).toBeUndefined();
+		expect(run.status).toBe('waiting');
+		const record = dataRequestOf(sandbox, output![0].json.id as string);
+		expect(record).toMatchObject({ apiVersion: 'v4', target: 'wait-v4@example.com' });
+		expect((record.report as string).startsWith(run.resumeUrl)).toBe(true);
+		expect(tokenSightings()).toEqual([{ kind: 'authenticate', method: 'POST', tokenIn: ['body'] }]);
+	});
+
 	it('refuses, before any request, a Base URL naming v3 and a plain-http Authentication URL beyond this machine', async () => {
 		const conflict = await runNode(sandbox, createEmail('conflict@example.com'), { ...v4, baseUrl: `${sandbox.url}/v3` });
 		expect(conflict.run.error?.message).toBe(
