@@ -82,7 +82,11 @@ describe('API v4', () => {
 	it('a JWT that expires mid-run is renewed once, and no item fails', async () => {
 		let creates = 0;
 		const expireAt300 = (entry: LogEntry) => {
-			if (entry.kind === 'create' && ++creates === 300) sandbox.expireJwts();
+			if (entry.kind === 'create' && ++creates === 300) {
+				sandbox.expireJwts();
+				// The next create (sent with the old JWT) is answered 401 only after the renewal: it must not renew again.
+				sandbox.addFault({ match: { kind: 'create' }, type: 'slow', delayMs: 1000 });
+			}
 		};
 		sandbox.on('request', expireAt300);
 		try {

@@ -163,6 +163,9 @@ export async function copernicaApiRequest(
 		} catch (refused) {
 			return { fault: { statusCode: 401 }, text: refused as ExchangeFailure };
 		}
+		// The JWT this call goes with: read before sending, since another call may renew meanwhile
+		// (empty: this call renews, and goes with what n8n puts there).
+		const jwtBefore = credentials.expirable;
 		try {
 			response = (await this.helpers.httpRequestWithAuthentication.call(this, CREDENTIAL_TYPE, {
 				method: request.method,
@@ -187,7 +190,7 @@ export async function copernicaApiRequest(
 		} finally {
 			endRenewal?.();
 		}
-		const sentWith = credentials.expirable;
+		const sentWith = jwtBefore === '' ? credentials.expirable : jwtBefore;
 		const { statusCode } = response;
 		if (statusCode < 400 || request.acceptStatuses?.includes(statusCode)) {
 			return { statusCode, headers: response.headers as Record<string, unknown>, body: response.body };
