@@ -132,7 +132,7 @@ describe.each(MAJORS.map((major) => [major]))('n8n %i.x in queue mode', (major) 
 		cluster = await startCluster({
 			major,
 			packageTarball: tarball,
-			credentials: [{ id: CREDENTIAL_ID, name: 'Copernica (sandbox)', type: 'copernicaApi', data: { accessToken: TOKEN, baseUrl: sandbox.url } }],
+			credentials: [{ id: CREDENTIAL_ID, name: 'Copernica (sandbox)', type: 'copernicaApi', data: { apiVersion: 'v3', accessToken: TOKEN, baseUrl: sandbox.url } }],
 		});
 		main = cluster.main;
 		console.log(`n8n ${major}.x queue mode: started in ${(cluster.timings.totalMs / 1000).toFixed(1)} s ${JSON.stringify(cluster.timings)}`);
