@@ -27,11 +27,14 @@ const WIDE_VIEWPORT = { width: 1440, height: 800 };
 const MAX_BYTES = 300 * 1024;
 const DEMO_READY_TIMEOUT_MS = 20 * 60 * 1000; // the first run installs n8n (several minutes)
 const RUN_TIMEOUT_MS = 150_000; // example 3's Get waits at most 120 s for the file
+// Generous: on a busy 2-core machine the editor can take more than puppeteer's 30 s to settle.
+const PAGE_TIMEOUT_MS = 120_000;
 
 const EXAMPLE_CREATE_AND_GET = 'Copernica data request: create, then get the file';
 const EXAMPLE_TICKET = 'GDPR access request: ticket -> Copernica data request';
 const EXAMPLE_REPLY = 'GDPR access request: Copernica file -> reply with attachment';
 const SCRATCH_CREATE_AND_WAIT = 'Screenshots: Create and Wait (a copy of example 3)';
+const SCRATCH_PERSON = 'Screenshots: Create (Person) and Find Person (a copy of example 3)';
 const CREDENTIAL_NAME = 'Copernica (sandbox)';
 const DATA_TABLE_NAME = 'GDPR access requests';
 
@@ -213,6 +216,40 @@ class Editor {
 		return workflow.id;
 	}
 
+	/** A copy of a workflow under another name, its nodes changed by `edit` (n8n 2.x saves edits to a
+	 * draft by itself, so the examples themselves are left as they are). */
+	async copyWorkflow(from, name, edit, renames = {}) {
+		const source = await this.rest('GET', `/workflows/${await this.workflowId(from)}`);
+		let text = JSON.stringify({ nodes: source.nodes, connections: source.connections });
+		for (const [before, after] of Object.entries(renames)) text = text.split(JSON.stringify(before)).join(JSON.stringify(after));
+		const { nodes, connections } = JSON.parse(text);
+		edit(nodes);
+		await this.rest('POST', '/workflows', { name, nodes, connections, settings: source.settings });
+	}
+
+	/** Opens the node's Options "Add option" list and returns the names it offers; a picture of the
+	 * open list goes to the demo's folder (not docs/), for a look at what the editor offers. */
+	async optionsOffered(file) {
+		// n8n 2.41's collection parameter: a select (data-test-id collection-parameter-add) whose
+		// entries are collection-parameter-option.
+		await this.page.click('[data-test-id="ndv"] [data-test-id="collection-parameter-add"]');
+		await sleep(800);
+		const offered = await this.page.evaluate(() =>
+			[...document.querySelectorAll('[data-test-id="collection-parameter-option"]')]
+				.filter((element) => {
+					const box = element.getBoundingClientRect();
+					return box.width && box.height;
+				})
+				.map((element) => element.textContent.replace(/\s+/g, ' ').trim()),
+		);
+		const target = path.join(this.demo.dir, file);
+		await this.page.screenshot({ path: target, type: 'png' });
+		log(`"Add option" offers: ${offered.join(' | ')} (picture: ${target})`);
+		await this.page.keyboard.press('Escape');
+		await sleep(400);
+		return offered;
+	}
+
 	async openWorkflow(name) {
 		const id = await this.workflowId(name);
 		await this.page.goto(`${this.demo.baseUrl}/workflow/${id}`, { waitUntil: 'networkidle2' });
@@ -294,6 +331,13 @@ class Editor {
 
 /* ------------------------------------------------------------------ the pictures */
 
+/** Both nodes declare a hidden option (binaryData, "Stream Body"): the editor must not offer it. */
+async function expectNotOffered(editor, file, name) {
+	const offered = await editor.optionsOffered(file);
+	if (!offered.length) throw new Error('the "Add option" list showed no options');
+	if (offered.includes(name)) throw new Error(`"Add option" offers the hidden option "${name}": ${offered.join(', ')}`);
+}
+
 async function takeAll(editor) {
 	const { page } = editor;
 
@@ -329,6 +373,7 @@ async function takeAll(editor) {
 		'Data Subject',
 		'Report',
 	]);
+	await expectNotOffered(editor, 'create-add-option.png', 'Stream Body');
 	await editor.closeNode();
 	await editor.openNode('Get the file');
 	await editor.shot('data-request-get.png', 'Copernica Data Request, Get: Request ID, Wait for File on, Return File As', [
@@ -338,16 +383,9 @@ async function takeAll(editor) {
 	]);
 	await editor.closeNode();
 
-	// Create and Wait, in a copy of example 3 (n8n 2.x saves edits to a draft by itself, so
-	// example 3 itself is left as it is).
-	const example3 = await editor.rest('GET', `/workflows/${await editor.workflowId(EXAMPLE_CREATE_AND_GET)}`);
-	const nodes = JSON.parse(JSON.stringify(example3.nodes));
-	nodes.find((node) => node.name === 'Create data request').parameters.operation = 'createAndWait';
-	await editor.rest('POST', '/workflows', {
-		name: SCRATCH_CREATE_AND_WAIT,
-		nodes,
-		connections: example3.connections,
-		settings: example3.settings,
+	// Create and Wait, in a copy of example 3.
+	await editor.copyWorkflow(EXAMPLE_CREATE_AND_GET, SCRATCH_CREATE_AND_WAIT, (nodes) => {
+		nodes.find((node) => node.name === 'Create data request').parameters.operation = 'createAndWait';
 	});
 	await editor.openWorkflow(SCRATCH_CREATE_AND_WAIT);
 	await editor.openNode('Create data request');
@@ -358,6 +396,36 @@ async function takeAll(editor) {
 		'Data Subject',
 		'Return File As',
 	]);
+	await editor.closeNode();
+
+	// Create with Subject Type Person, and Find Person, in another copy of example 3.
+	await editor.copyWorkflow(EXAMPLE_CREATE_AND_GET, SCRATCH_PERSON, (nodes) => {
+		const create = nodes.find((node) => node.name === 'Create data request');
+		Object.assign(create.parameters, {
+			subjectType: 'person',
+			subject: 'jane.doe@example.com',
+			report: 'https://n8n.example.com/webhook/copernica-data-request?secret=TRIGGER-SECRET&ticket=T-1013',
+		});
+		const find = nodes.find((node) => node.name === 'Find Person');
+		find.parameters = { operation: 'findPerson', email: 'jane.doe@example.com' };
+		delete find.notes;
+	}, { 'Get the file': 'Find Person' });
+	await editor.openWorkflow(SCRATCH_PERSON);
+	await editor.openNode('Create data request');
+	const subjectType = await page.$eval('[data-test-id="parameter-input-subjectType"] input', (input) => input.value);
+	if (subjectType !== 'Person') throw new Error(`Subject Type shows "${subjectType}", not Person`);
+	await editor.shot('data-request-create-person.png', 'Copernica Data Request, Create with Subject Type Person', [
+		'Subject Type',
+		'Data Subject',
+		'Report',
+	]);
+	await editor.closeNode();
+	await editor.openNode('Find Person');
+	const findOperation = await page.$eval('[data-test-id="parameter-input-operation"] input', (input) => input.value);
+	if (findOperation !== 'Find Person') throw new Error(`the operation shows "${findOperation}", not Find Person`);
+	const email = await page.$eval('[data-test-id="parameter-input-email"] input', (input) => input.value);
+	if (email !== 'jane.doe@example.com') throw new Error(`Email shows "${email}"`);
+	await editor.shot('data-request-find-person.png', 'Copernica Data Request, Find Person: Email', ['Operation', 'Email', 'Options']);
 	await editor.closeNode();
 	await editor.openWorkflow(EXAMPLE_CREATE_AND_GET);
 
@@ -393,6 +461,7 @@ async function takeAll(editor) {
 		'Secret',
 		'Return File As',
 	]);
+	await expectNotOffered(editor, 'trigger-add-option.png', 'Stream Body');
 	await editor.closeNode();
 
 	// The credential form.
@@ -400,10 +469,15 @@ async function takeAll(editor) {
 	const credential = credentials.find((c) => c.name === CREDENTIAL_NAME);
 	if (!credential) throw new Error(`no credential named "${CREDENTIAL_NAME}"`);
 	await page.goto(`${editor.demo.baseUrl}/home/credentials/${credential.id}`, { waitUntil: 'networkidle2' });
-	await editor.shot('credential-copernica-api.png', 'the Copernica API credential form (sandbox), tested', [
+	// A select's value is in its input, not in the page's text.
+	const versionShown = await page.evaluate(() => [...document.querySelectorAll('input')].some((input) => input.value.startsWith('v4 (')));
+	if (!versionShown) throw new Error('the credential form does not show API Version v4');
+	await editor.shot('credential-copernica-api.png', 'the Copernica API credential form (sandbox, API v4), tested', [
 		'Copernica API',
+		'API Version',
 		'Access Token',
 		'Base URL',
+		'Authentication URL',
 		'Connection tested successfully',
 	]);
 
@@ -494,6 +568,8 @@ async function main() {
 			],
 		});
 		const page = await browser.newPage();
+		page.setDefaultNavigationTimeout(PAGE_TIMEOUT_MS);
+		page.setDefaultTimeout(PAGE_TIMEOUT_MS);
 		page.on('dialog', (dialog) => dialog.accept()); // a "leave this page?" prompt must not stop the run
 		editor = new Editor(browser, page, demo);
 		await editor.login();
