@@ -173,7 +173,7 @@ describe.each([[1], [2]])('n8n %i.x', (major) => {
 
 	it('Create and Wait (Person): each part\'s post is a wake-up; it keeps waiting until all are in, then continues with the bundle', async () => {
 		sandbox.setOptions({ readyAfterMs: Infinity });
-		const parameters = { operation: 'createAndWait', subjectType: 'person', subject: PERSON, returnAs: 'json', options: {} };
+		const parameters = { operation: 'createAndWait', subjectType: 'person', subject: PERSON, returnAs: 'json' };
 		const { id } = (await n8n.api('POST', '/workflows', copernicaWorkflow('Create and Wait (Person)', parameters))).body;
 		const waitingOrDone = (e) => e.status === 'waiting' || ['success', 'error', 'crashed', 'canceled'].includes(e.status);
 		const run = await n8n.executeWorkflow(id, { done: waitingOrDone });
@@ -222,7 +222,7 @@ describe.each([[1], [2]])('n8n %i.x', (major) => {
 
 	it('Create and Wait (Person) as a binary file: the bundle streamed into n8n\'s binary store from the resume webhook; a file of no part is refused', async () => {
 		sandbox.setOptions({ readyAfterMs: Infinity, fileSize: 100_000 });
-		const parameters = { operation: 'createAndWait', subjectType: 'person', subject: PERSON, returnAs: 'binary', binaryPropertyName: 'bundle', options: {} };
+		const parameters = { operation: 'createAndWait', subjectType: 'person', subject: PERSON, returnAs: 'binary', binaryPropertyName: 'bundle' };
 		const { id } = (await n8n.api('POST', '/workflows', copernicaWorkflow('Create and Wait (Person), binary', parameters))).body;
 		const waitingOrDone = (e) => e.status === 'waiting' || ['success', 'error', 'crashed', 'canceled'].includes(e.status);
 		const run = await n8n.executeWorkflow(id, { done: waitingOrDone });

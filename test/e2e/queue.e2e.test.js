@@ -60,7 +60,7 @@ const trigger = (webhookId, parameters) => ({
 	type: 'n8n-nodes-copernica.copernicaDataRequestTrigger',
 	typeVersion: 1,
 	webhookId,
-	parameters: { secret: SECRET, returnAs: 'json', options: {}, ...parameters },
+	parameters: { secret: SECRET, returnAs: 'json', ...parameters },
 });
 const removeDuplicates = {
 	id: 'd1',
@@ -342,7 +342,7 @@ describe.each(MAJORS.map((major) => [major]))('n8n %i.x in queue mode', (major) 
 		const email = 'wait-across-workers@example.com';
 		const workflow = chain('Create and Wait across workers', [
 			manual,
-			copernica('c1', 'Create and Wait', { operation: 'createAndWait', subjectType: 'email', subject: email, returnAs: 'binary', options: {} }),
+			copernica('c1', 'Create and Wait', { operation: 'createAndWait', subjectType: 'email', subject: email, returnAs: 'binary' }),
 			noOp,
 		]);
 		const { id } = (await main.api('POST', '/workflows', workflow)).body;
