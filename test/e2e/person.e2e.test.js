@@ -42,6 +42,7 @@ afterAll(async () => {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const credentials = { copernicaApi: { id: CREDENTIAL_ID, name: CREDENTIAL_ID } };
+const DELETED_CREDENTIAL_ID = 'copernicaPersonGone';
 
 /** Manual -> Copernica Data Request -> After. */
 const copernicaWorkflow = (name, parameters) => ({
@@ -92,7 +93,10 @@ describe.each([[1], [2]])('n8n %i.x', (major) => {
 		n8n = await startN8n({
 			major,
 			packageTarball: tarball,
-			credentials: [{ id: CREDENTIAL_ID, name: 'Copernica (sandbox)', type: 'copernicaApi', data: { apiVersion: 'v3', accessToken: TOKEN, baseUrl: sandbox.url } }],
+			credentials: [
+				{ id: CREDENTIAL_ID, name: 'Copernica (sandbox)', type: 'copernicaApi', data: { apiVersion: 'v3', accessToken: TOKEN, baseUrl: sandbox.url } },
+				{ id: DELETED_CREDENTIAL_ID, name: 'Copernica (to be deleted)', type: 'copernicaApi', data: { apiVersion: 'v3', accessToken: TOKEN, baseUrl: sandbox.url } },
+			],
 		});
 		const webhookId = crypto.randomUUID();
 		const workflow = {
@@ -256,5 +260,26 @@ describe.each([[1], [2]])('n8n %i.x', (major) => {
 		expect(bundle.info).toEqual({ type: 'person', id: PERSON });
 		expect(bundle.parts.map((part) => typeAndId(part.info))).toEqual(PARTS);
 		expect(item.json.summary).toMatchObject({ parts: PARTS.length });
+	});
+	it('Create and Wait (Person) whose credential is deleted while it waits: the next post ends the execution with an item that says why', async () => {
+		sandbox.setOptions({ readyAfterMs: Infinity });
+		const workflow = copernicaWorkflow('Create and Wait (Person), credential deleted', { operation: 'createAndWait', subjectType: 'person', subject: PERSON, returnAs: 'json' });
+		workflow.nodes[1].credentials = { copernicaApi: { id: DELETED_CREDENTIAL_ID, name: DELETED_CREDENTIAL_ID } };
+		const { id } = (await n8n.api('POST', '/workflows', workflow)).body;
+		const waitingOrDone = (e) => e.status === 'waiting' || ['success', 'error', 'crashed', 'canceled'].includes(e.status);
+		const run = await n8n.executeWorkflow(id, { done: waitingOrDone });
+		expect(run.status).toBe('waiting');
+		const [pending] = run.output('Copernica');
+		await n8n.api('DELETE', `/credentials/${DELETED_CREDENTIAL_ID}`);
+
+		sandbox.makeReady(pending.requests[0].id);
+		const resumed = await finished(run.id);
+		await sandbox.waitForDeliveries(1, 30_000);
+		expect(sandbox.deliveries[0]).toMatchObject({ ok: true, status: 200 });
+		expect(resumed.status).toBe('success');
+		const item = itemOf(resumed, 'Copernica');
+		expect(item.json).toMatchObject({ id: pending.id, subjectType: 'person', status: 'error' });
+		expect(item.json.error).toMatch(/credential/i);
+		expect(JSON.stringify(resumed)).not.toContain(TOKEN);
 	});
 });

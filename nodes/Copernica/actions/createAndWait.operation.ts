@@ -208,17 +208,24 @@ async function receivePart(this: IWebhookFunctions, waiting: PendingRequest, inf
 	}
 	const set = requestSetOf(waiting.id);
 	if (set === undefined) return refuse(this, { status: 500, reason: 'The waiting item does not name its set' });
-	const context = executeContextOf(this);
-	const checked = await checkSet.call(context, set, 0);
-	if (checked.status === 'pending') {
-		const available = checked.parts.filter((part) => part.status === 'available').length;
-		return { webhookResponse: { received: true, complete: false, available, parts: checked.parts.length } };
-	}
 	const { status: _pending, waitingUntil: _until, resumeCheckSha256: _check, ...requested } = waiting;
 	const json: IDataObject = { ...requested, receivedAt: new Date().toISOString() };
-	const item =
-		checked.status === 'available'
-			? await bundleItem.call(context, 0, set, checked, fileOutputOf(this, 0, json))
-			: { json: { ...json, status: checked.status, parts: partStatuses(checked) } };
+	const context = executeContextOf(this);
+	let item: INodeExecutionData;
+	try {
+		const checked = await checkSet.call(context, set, 0);
+		if (checked.status === 'pending') {
+			const available = checked.parts.filter((part) => part.status === 'available').length;
+			return { webhookResponse: { received: true, complete: false, available, parts: checked.parts.length } };
+		}
+		item =
+			checked.status === 'available'
+				? await bundleItem.call(context, 0, set, checked, fileOutputOf(this, 0, json))
+				: { json: { ...json, status: checked.status, parts: partStatuses(checked) } };
+	} catch (error) {
+		// The set cannot be checked (the credential deleted, Copernica refusing): the execution goes on
+		// and says why, instead of answering every later post 500 while it waits to its maximum.
+		item = { json: { ...json, status: 'error', error: (error as Error).message } };
+	}
 	return { workflowData: [[{ ...item, pairedItem: { item: 0 } }]], webhookResponse: { received: true, complete: true } };
 }
