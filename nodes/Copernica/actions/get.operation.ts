@@ -72,8 +72,6 @@ export const description: INodeProperties[] = [
 ];
 
 const READ_BACK_CHUNK_BYTES = 1024 * 1024;
-// Chunks of the download held while n8n's store writes (socket chunks: 16-64 KiB each, so <= 16 MiB).
-const READ_AHEAD_CHUNKS = 256;
 const MIME_TYPE = 'application/json';
 
 type Fetched = StatusAnswer & { file?: DataFile; text?: string; retryAfterMs?: number };
@@ -276,16 +274,11 @@ async function downloadText(this: IExecuteFunctions, id: string, itemIndex: numb
 	return fetched.text;
 }
 
-/** A stream that can be watched as it passes: Node's readable.map (Node 17.4 and later). */
-type Mappable = {
-	map?: (passOn: (chunk: Buffer) => Buffer, options: { highWaterMark: number }) => unknown;
-};
-
 /**
  * Streams /data straight into n8n's binary data store, so a large file is never one string, and
- * scans it on the way: readable.map hands every chunk to the scanner and on, unchanged, so the
- * stored file is not read a second time (that read-back made a 100 MB Get take about 75% longer,
- * bench/RESULTS.md). A stream without map() is scanned after storing.
+ * scans it on the way (watchChunks), so the stored file is not read a second time (that read-back
+ * made a 100 MB Get take about 75% longer, bench/RESULTS.md). A body that is not a stream is
+ * scanned after storing.
  * A download that breaks off part-way is dropped and asked for again as a whole, like any failed
  * read (Options > Retries).
  */
@@ -337,28 +330,53 @@ async function downloadBinaryOnce(
 			? undefined
 			: { binary: await this.helpers.prepareBinaryData(Buffer.from(text, 'utf8'), fileName, MIME_TYPE) };
 	}
-	const body = response.body as Mappable;
-	const scanned = typeof body.map === 'function' ? new DataFileScanner() : undefined;
+	const scanned = new DataFileScanner();
 	let bytes = 0;
-	// Every chunk goes to the scanner and on, unchanged. Up to READ_AHEAD_CHUNKS are read ahead
-	// while n8n writes one to its store: map()'s default is one, so the download stood still
-	// during every file write.
-	const passing = scanned
-		? body.map?.(
-				(chunk) => {
-					bytes += chunk.length;
-					scanned.write(chunk);
-					return chunk;
-				},
-				{ highWaterMark: READ_AHEAD_CHUNKS },
-			)
-		: body;
+	const watching = watchChunks(response.body as Watchable, (chunk) => {
+		bytes += chunk.length;
+		scanned.write(chunk);
+	});
 	try {
-		return { binary: await this.helpers.prepareBinaryData(passing as Buffer, fileName, MIME_TYPE), scanned };
+		const binary = await this.helpers.prepareBinaryData(response.body as Buffer, fileName, MIME_TYPE);
+		return { binary, scanned: watching ? scanned : undefined };
 	} catch (error) {
 		const code = (error as { code?: unknown }).code;
 		return { broken: { bytes, code: typeof code === 'string' ? code : undefined } };
 	}
+}
+
+/** The Readable parts used to watch a download pass (all documented stream methods). */
+type Watchable = {
+	push?: (chunk: unknown, encoding?: BufferEncoding) => boolean;
+	read?: () => unknown;
+	unshift?: (chunk: unknown) => void;
+};
+
+/**
+ * Hands every byte of a readable stream to `watch` as it enters the stream, without putting
+ * anything between the stream and its reader: every chunk of a Readable arrives through its
+ * push(), so that is where it is watched; what arrived before (the first bytes come with the
+ * answer's headers) is read and put back in front. The store reads the stream as n8n's HTTP
+ * Request node has it: all that arrived during a file write in one piece. A pass-through stream
+ * (readable.map) handed n8n one socket chunk per file write instead, and made a 500 MB download
+ * take a third longer than the HTTP Request node's (bench/RESULTS.md). False when the body is
+ * not such a stream: it is scanned after storing.
+ */
+function watchChunks(body: Watchable, watch: (chunk: Buffer) => void): boolean {
+	const { push, read, unshift } = body;
+	if (typeof push !== 'function' || typeof read !== 'function' || typeof unshift !== 'function') return false;
+	const asBuffer = (chunk: unknown, encoding?: BufferEncoding) =>
+		typeof chunk === 'string' ? Buffer.from(chunk, encoding) : (chunk as Buffer);
+	const arrived = read.call(body);
+	if (arrived !== null && arrived !== undefined) {
+		watch(asBuffer(arrived));
+		unshift.call(body, arrived);
+	}
+	body.push = function (chunk: unknown, encoding?: BufferEncoding) {
+		if (chunk !== null && chunk !== undefined) watch(asBuffer(chunk, encoding));
+		return push.call(this, chunk, encoding);
+	};
+	return true;
 }
 
 /**
