@@ -11,7 +11,10 @@
  * before the run (the highest of ten samples in the second before: the growth the run caused). Files up to 100 MB run twice (the faster round's
  * time counts, the first round's memory), 500 MB once.
  *
- *   node bench/get.js [--sizes 1,10,100,500] [--impls node,http]     (after npm run build)
+ *   node bench/get.js [--sizes 1,10,100,500] [--impls node,http] [--rounds 2] [--together]
+ *     impls: node, http, probe-file, probe-http (the binary store probe), before (an earlier
+ *     build: BENCH_BEFORE_TARBALL=$(node bench/pack-revision.js <commit>)); --together runs them
+ *     in one n8n, taking turns with curl in every round (500 MB too), for figures at the same load.
  */
 const fs = require('fs');
 const os = require('os');
@@ -74,7 +77,7 @@ function binarySizeOf(run) {
 /**
  * @returns rows: { impl, sizeMb, bytes, ms, baseline, peak, growth, ok, load }
  */
-async function benchGet({ sandbox, sizesMb = [1, 10, 100, 500], impls = ['node', 'http'], major = 2, rounds = 2 }) {
+async function benchGet({ sandbox, sizesMb = [1, 10, 100, 500], impls = ['node', 'http'], major = 2, rounds = 2, together = false }) {
 	// One data request per size, made before anything is measured.
 	const ids = {};
 	for (const size of sizesMb) {
@@ -99,33 +102,46 @@ async function benchGet({ sandbox, sizesMb = [1, 10, 100, 500], impls = ['node',
 		}
 	}
 
-	for (const impl of impls) {
-		const tarball = impl === 'before' ? process.env.BENCH_BEFORE_TARBALL : undefined;
-		if (impl === 'before' && !tarball) throw new Error('impl "before" needs BENCH_BEFORE_TARBALL=$(node bench/pack-revision.js <commit>)');
-		const n8n = await startBenchN8n(sandbox, { major, binaryDataMode: 'filesystem', probe: PROBES.includes(impl), tarball });
+	// Together: one n8n for all (an earlier build still gets its own), the implementations and curl
+	// taking turns within each round, so that they meet the same machine load.
+	const groups = together ? [impls.filter((i) => i !== 'before'), ...(impls.includes('before') ? [['before']] : [])] : impls.map((i) => [i]);
+	for (const group of groups) {
+		const tarball = group.includes('before') ? process.env.BENCH_BEFORE_TARBALL : undefined;
+		if (group.includes('before') && !tarball) throw new Error('impl "before" needs BENCH_BEFORE_TARBALL=$(node bench/pack-revision.js <commit>)');
+		const n8n = await startBenchN8n(sandbox, { major, binaryDataMode: 'filesystem', probe: group.some((i) => PROBES.includes(i)), tarball });
 		try {
 			const workflows = {};
-			for (const size of sizesMb) {
-				workflows[size] = (await n8n.api('POST', '/workflows', getWorkflow(impl, sandbox, ids[size], localFiles[size]))).body;
+			for (const impl of group) {
+				for (const size of sizesMb) {
+					workflows[`${impl} ${size}`] = (await n8n.api('POST', '/workflows', getWorkflow(impl, sandbox, ids[size], localFiles[size]))).body;
+				}
 			}
 			await sleep(3000); // let the start settle
 			for (const size of sizesMb) {
-				for (let round = 1; round <= (size >= 500 ? 1 : rounds); round++) {
-					const baseline = await settledRss(n8n);
-					const sampler = sampleRss(n8n, 100);
-					const { run, nodeMs, executionMs, cpuMs, load } = await runTimed(n8n, workflows[size].id);
-					await sleep(500); // n8n stores the execution after the last node: keep sampling a moment
-					const { peak } = sampler.stop();
-					const bytes = binarySizeOf(run);
-					const ok = run.status === 'success' && typeof bytes === 'number' && bytes >= size * MB;
-					const row = { impl, sizeMb: size, round, bytes, ms: nodeMs('Get'), executionMs, cpuMs, baseline, peak, growth: peak - baseline, ok, load };
-					if (!ok) row.error = run.error?.message ?? `binary of ${bytes} bytes`;
-					log(
-						`get ${size} MB, ${impl}, round ${round}: ${row.ms} ms (execution ${executionMs} ms, n8n CPU ${Math.round(cpuMs)} ms), ` +
-							`RSS ${mb(baseline)} -> peak ${mb(peak)} MB (+${mb(row.growth)}), load ${load}, ok ${ok}${row.error ? ` (${row.error})` : ''}`,
-					);
-					rows.push(row);
-					await sleep(1000);
+				for (let round = 1; round <= (size >= 500 && !together ? 1 : rounds); round++) {
+					const order = round % 2 ? group : [...group].reverse();
+					if (together) {
+						const { ms, bytes } = curlDownload(sandbox.dataUrl(ids[size]), path.join(tmp, 'data.json'));
+						rows.push({ impl: 'curl', sizeMb: size, round, bytes, ms, ok: bytes >= size * MB, load: Math.round(os.loadavg()[0] * 10) / 10, together: true });
+						log(`get ${size} MB, curl, round ${round}: ${ms} ms, load ${Math.round(os.loadavg()[0] * 10) / 10}`);
+					}
+					for (const impl of order) {
+						const baseline = await settledRss(n8n);
+						const sampler = sampleRss(n8n, 100);
+						const { run, nodeMs, executionMs, cpuMs, load } = await runTimed(n8n, workflows[`${impl} ${size}`].id);
+						await sleep(500); // n8n stores the execution after the last node: keep sampling a moment
+						const { peak } = sampler.stop();
+						const bytes = binarySizeOf(run);
+						const ok = run.status === 'success' && typeof bytes === 'number' && bytes >= size * MB;
+						const row = { impl, sizeMb: size, round, bytes, ms: nodeMs('Get'), executionMs, cpuMs, baseline, peak, growth: peak - baseline, ok, load };
+						if (!ok) row.error = run.error?.message ?? `binary of ${bytes} bytes`;
+						log(
+							`get ${size} MB, ${impl}, round ${round}: ${row.ms} ms (execution ${executionMs} ms, n8n CPU ${Math.round(cpuMs)} ms), ` +
+								`RSS ${mb(baseline)} -> peak ${mb(peak)} MB (+${mb(row.growth)}), load ${load}, ok ${ok}${row.error ? ` (${row.error})` : ''}`,
+						);
+						rows.push(row);
+						await sleep(1000);
+					}
 				}
 			}
 		} finally {
@@ -153,22 +169,20 @@ function getTable(rows) {
 		const r = first(impl, size);
 		return r && r.peak ? `${mb(r.peak)} MB (+${mb(r.growth)})` : '–';
 	};
+	// Columns for what was measured: curl, the node, the HTTP Request node, then any earlier build and probes.
+	const measured = ['node', 'before', 'http', ...PROBES].filter((impl) => rows.some((r) => r.impl === impl));
 	const out = sizes.map((size) => [
 		`${size} MB`,
 		time('curl', size),
-		time('node', size),
-		time('http', size),
-		memory('node', size),
-		memory('http', size),
+		...measured.map((impl) => time(impl, size)),
+		...measured.filter((impl) => impl === 'node' || impl === 'http').map((impl) => memory(impl, size)),
 	]);
 	return table(
 		[
 			'file',
 			'curl (floor)',
-			'Copernica node: time (n8n CPU)',
-			'HTTP Request node: time (n8n CPU)',
-			'Copernica node: peak RSS (growth)',
-			'HTTP Request node: peak RSS (growth)',
+			...measured.map((impl) => `${LABEL[impl]}: time (n8n CPU)`),
+			...measured.filter((impl) => impl === 'node' || impl === 'http').map((impl) => `${LABEL[impl]}: peak RSS (growth)`),
 		],
 		out,
 	);
@@ -189,6 +203,8 @@ if (require.main === module) {
 				sizesMb: arg('sizes', '1,10,100,500').split(',').map(Number),
 				impls: arg('impls', 'node,http').split(','),
 				major: Number(arg('major', 2)),
+				rounds: Number(arg('rounds', 2)),
+				together: process.argv.includes('--together'),
 			});
 			console.log(getTable(rows));
 		} finally {

@@ -11,9 +11,11 @@ import { runNode } from './copernica';
 const { dataFileText } = require('../sandbox/datafile');
 
 const good: string = dataFileText({ size: 300_000, type: 'email', id: 'stream@example.com', seed: 4 });
+const large: string = dataFileText({ size: 3_500_000, type: 'email', id: 'large@example.com', seed: 5 });
 const bodies: Record<string, string> = {
 	good,
 	cut: good.slice(0, Math.floor(good.length / 2)),
+	large,
 	garbage: '{"info": {"type": "email", "id": "x@example.com"}, "data": [[1, 2]] }}}: ::: not json',
 	notAFile: JSON.stringify({ hello: 'world', data: [] }),
 };
@@ -67,6 +69,14 @@ describe.each(['default', 'filesystem'] as const)('Get as binary, scanned while 
 		const file = JSON.parse(good);
 		expect(item.json).toMatchObject({ status: 'available', info: { type: 'email', id: 'stream@example.com' } });
 		expect(item.json.summary).toMatchObject({ bytes: stored.length, groups: file.data.length });
+	});
+
+	it('stores a file of several megabytes byte for byte (handed on in pieces of 1 MiB and a last one)', async () => {
+		const { run, output } = await runNode(undefined, get('large'), { baseUrl, binaryDataMode });
+		expect(run.error).toBeUndefined();
+		const stored = await getBinaryBuffer(output![0].binary!.file);
+		expect(stored.equals(Buffer.from(large, 'utf8'))).toBe(true);
+		expect(output![0].json.summary).toMatchObject({ bytes: stored.length, groups: JSON.parse(large).data.length });
 	});
 
 	it.each([

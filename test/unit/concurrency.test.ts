@@ -124,6 +124,22 @@ describe('AdaptiveLimit', () => {
 		expect(limit.current).toBe(49);
 	});
 
+	it('room() lets a refused call try again only once fewer calls than the limit are in flight', async () => {
+		const limit = new AdaptiveLimit(8);
+		for (let i = 0; i < 4; i++) limit.sent();
+		limit.refused(); // 4 -> 2, three still in flight
+		let ready = false;
+		const waiting = limit.room().then(() => (ready = true));
+		await settle();
+		expect(ready).toBe(false);
+		limit.answered(50); // two in flight: still not below 2
+		await settle();
+		expect(ready).toBe(false);
+		limit.answered(50); // one in flight
+		await waiting;
+		expect(ready).toBe(true);
+	});
+
 	it('never goes below 1, and a call without an answer changes nothing', () => {
 		const limit = new AdaptiveLimit(10);
 		for (let i = 0; i < 20; i++) {

@@ -75,8 +75,8 @@ export const description: INodeProperties[] = [
 ];
 
 const READ_BACK_CHUNK_BYTES = 1024 * 1024;
-// Chunks of the download held while n8n's store writes (socket chunks: 16-64 KiB each, so <= 16 MiB).
-const READ_AHEAD_CHUNKS = 256;
+// What the store gets per write at least (but the last); n8n's store holds up to 16 pieces.
+const STORE_PIECE_BYTES = 1024 * 1024;
 const MIME_TYPE = 'application/json';
 
 type Fetched = StatusAnswer & { file?: DataFile; text?: string; retryAfterMs?: number };
@@ -329,16 +329,11 @@ export async function downloadText(this: IExecuteFunctions, id: string, itemInde
 	return fetched.text;
 }
 
-/** A stream that can be watched as it passes: Node's readable.map (Node 17.4 and later). */
-type Mappable = {
-	map?: (passOn: (chunk: Buffer) => Buffer, options: { highWaterMark: number }) => unknown;
-};
-
 /**
  * Streams /data straight into n8n's binary data store, so a large file is never one string, and
- * scans it on the way: readable.map hands every chunk to the scanner and on, unchanged, so the
- * stored file is not read a second time (that read-back made a 100 MB Get take about 75% longer,
- * bench/RESULTS.md). A stream without map() is scanned after storing.
+ * scans it on the way (watchChunks), so the stored file is not read a second time (that read-back
+ * made a 100 MB Get take about 75% longer, bench/RESULTS.md). A body that is not a stream is
+ * scanned after storing.
  * A download that breaks off part-way is dropped and asked for again as a whole, like any failed
  * read (Options > Retries).
  */
@@ -390,28 +385,70 @@ async function downloadBinaryOnce(
 			? undefined
 			: { binary: await this.helpers.prepareBinaryData(Buffer.from(text, 'utf8'), fileName, MIME_TYPE) };
 	}
-	const body = response.body as Mappable;
-	const scanned = typeof body.map === 'function' ? new DataFileScanner() : undefined;
+	const scanned = new DataFileScanner();
 	let bytes = 0;
-	// Every chunk goes to the scanner and on, unchanged. Up to READ_AHEAD_CHUNKS are read ahead
-	// while n8n writes one to its store: map()'s default is one, so the download stood still
-	// during every file write.
-	const passing = scanned
-		? body.map?.(
-				(chunk) => {
-					bytes += chunk.length;
-					scanned.write(chunk);
-					return chunk;
-				},
-				{ highWaterMark: READ_AHEAD_CHUNKS },
-			)
-		: body;
+	const watching = watchChunks(response.body as Watchable, (chunk) => {
+		bytes += chunk.length;
+		scanned.write(chunk);
+	});
 	try {
-		return { binary: await this.helpers.prepareBinaryData(passing as Buffer, fileName, MIME_TYPE), scanned };
+		const binary = await this.helpers.prepareBinaryData(response.body as Buffer, fileName, MIME_TYPE);
+		return { binary, scanned: watching ? scanned : undefined };
 	} catch (error) {
 		const code = (error as { code?: unknown }).code;
 		return { broken: { bytes, code: typeof code === 'string' ? code : undefined } };
 	}
+}
+
+/** The Readable parts used to watch a download pass (all documented stream methods). */
+type Watchable = {
+	push?: (chunk: unknown, encoding?: BufferEncoding) => boolean;
+	read?: () => unknown;
+	unshift?: (chunk: unknown) => void;
+};
+
+/**
+ * Hands every byte of a readable stream to `watch` as it enters the stream, and lets it on in
+ * pieces of at least STORE_PIECE_BYTES. Every chunk of a Readable arrives through its push(), so
+ * that is where it is watched and gathered; what arrived before (the first bytes come with the
+ * answer's headers) is read and put back in front. Why gather: n8n's request helper hands the
+ * download on one socket chunk (16-64 KiB) at a time, and its store makes one file write per
+ * chunk, each a round trip to Node's thread pool; the CPU profile of a 100 MB Get showed 0.8 s in
+ * those writes (bench/RESULTS.md). False when the body is not such a stream: it is scanned after
+ * storing.
+ */
+function watchChunks(body: Watchable, watch: (chunk: Buffer) => void): boolean {
+	const { push, read, unshift } = body;
+	if (typeof push !== 'function' || typeof read !== 'function' || typeof unshift !== 'function') return false;
+	const asBuffer = (chunk: unknown, encoding?: BufferEncoding) =>
+		typeof chunk === 'string' ? Buffer.from(chunk, encoding) : (chunk as Buffer);
+	const arrived = read.call(body);
+	if (arrived !== null && arrived !== undefined) {
+		watch(asBuffer(arrived));
+		unshift.call(body, arrived);
+	}
+	let gathered: Buffer[] = [];
+	let size = 0;
+	const passOn = (stream: unknown) => {
+		const piece = gathered.length === 1 ? gathered[0] : Buffer.concat(gathered, size);
+		gathered = [];
+		size = 0;
+		return push.call(stream, piece);
+	};
+	body.push = function (chunk: unknown, encoding?: BufferEncoding) {
+		if (chunk === null || chunk === undefined) {
+			// The end: what is still gathered goes first.
+			if (size > 0) passOn(this);
+			return push.call(this, chunk, encoding);
+		}
+		const bytes = asBuffer(chunk, encoding);
+		watch(bytes);
+		gathered.push(bytes);
+		size += bytes.length;
+		// Until a piece is full the stream has taken nothing: it may go on reading.
+		return size >= STORE_PIECE_BYTES ? passOn(this) : true;
+	};
+	return true;
 }
 
 /**

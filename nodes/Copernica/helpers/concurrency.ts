@@ -53,6 +53,7 @@ export class AdaptiveLimit {
 	/** Answers still due from calls sent before the last cut: their refusals are echoes. */
 	private echoes = 0;
 	private inFlight = 0;
+	private readonly waiting: Array<() => void> = [];
 	/** Called when the limit rose, so that waiting work can start. */
 	onRaise?: () => void;
 
@@ -98,6 +99,16 @@ export class AdaptiveLimit {
 	private settle(): void {
 		this.inFlight = Math.max(0, this.inFlight - 1);
 		if (this.echoes > 0) this.echoes--;
+		while (this.waiting.length > 0 && this.inFlight < this.current) this.waiting.shift()?.();
+	}
+
+	/**
+	 * Resolves when fewer calls than the limit are in flight: a refused call waits for this before
+	 * it is tried again, so that its retry does not meet the same overload.
+	 */
+	async room(): Promise<void> {
+		if (this.inFlight < this.current) return;
+		await new Promise<void>((resolve) => this.waiting.push(resolve));
 	}
 
 	private endRound(): void {

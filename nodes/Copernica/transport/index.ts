@@ -233,6 +233,8 @@ export async function copernicaApiRequest(
 		this.logger.debug(`Copernica: ${request.method} failed (${what}); retry ${tries} of ${retries} in ${delay} ms`);
 		// A cancelled execution stops waiting (and calling Copernica) at once.
 		await sleepUnlessCancelled(delay, cancelSignal);
+		// After a refusal, the retry also waits until the run's calls in flight are below its limit.
+		if ('statusCode' in fault && (fault.statusCode === 429 || fault.statusCode === 503)) await limit?.room();
 		if (cancelSignal?.aborted) {
 			throw fail(finalText(text, fault, request.method, tries), 'statusCode' in fault ? String(fault.statusCode) : undefined);
 		}
