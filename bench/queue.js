@@ -103,13 +103,20 @@ async function throughput(sandbox, major, workers) {
 			const executions = (await main.waitForExecutions(ids[kind], already + 2 * EXECUTIONS, 15 * 60_000)).slice(0, EXECUTIONS);
 			const wallMs = Date.now() - t0;
 			const cpu = cluster.cpuSeconds() - cpu0;
-			const failed = executions.filter((e) => e.status !== 'success').length;
+			const failedExecutions = executions.filter((e) => e.status !== 'success');
+			const failed = failedExecutions.length;
+			// What went wrong, in n8n's words (the execution's error, or the first failing node's).
+			const errors = [...new Set(failedExecutions.map((e) => {
+				const result = e.data?.resultData ?? {};
+				const nodeError = Object.values(result.runData ?? {}).flat().find((run) => run.error)?.error;
+				return String(result.error?.message ?? nodeError?.message ?? e.status).slice(0, 200);
+			}))];
 			const items = EXECUTIONS * perExecution;
 			const spanMs = Math.max(...executions.map((e) => Date.parse(e.stoppedAt))) - Math.min(...executions.map((e) => Date.parse(e.startedAt)));
 			const perWorker = {};
 			for (const e of executions) for (const w of cluster.workersThatRan(e.id)) perWorker[w] = (perWorker[w] ?? 0) + 1;
-			const row = { kind, workers, items, executions: EXECUTIONS, failed, wallMs, spanMs, itemsPerSecond: items / (wallMs / 1000), cpuSeconds: cpu, cpuMsPerItem: (cpu * 1000) / items, perWorker, load: Math.round(((load0 + os.loadavg()[0]) / 2) * 100) / 100 };
-			log(`${kind} with ${workers} worker(s): ${items} items in ${(wallMs / 1000).toFixed(1)} s (${row.itemsPerSecond.toFixed(1)}/s), CPU ${cpu.toFixed(1)} s (${row.cpuMsPerItem.toFixed(1)} ms/item), failed ${failed}, per worker ${JSON.stringify(perWorker)}, load ${row.load}`);
+			const row = { kind, workers, items, executions: EXECUTIONS, failed, wallMs, spanMs, itemsPerSecond: items / (wallMs / 1000), cpuSeconds: cpu, cpuMsPerItem: (cpu * 1000) / items, perWorker, errors, load: Math.round(((load0 + os.loadavg()[0]) / 2) * 100) / 100 };
+			log(`${kind} with ${workers} worker(s): ${items} items in ${(wallMs / 1000).toFixed(1)} s (${row.itemsPerSecond.toFixed(1)}/s), CPU ${cpu.toFixed(1)} s (${row.cpuMsPerItem.toFixed(1)} ms/item), failed ${failed}${failed ? ` ${JSON.stringify(errors)}` : ''}, per worker ${JSON.stringify(perWorker)}, load ${row.load}`);
 			rows.push(row);
 			// the sandbox's own log of 1,000 requests is not needed between the two kinds
 		}
@@ -167,7 +174,8 @@ async function main() {
 	const sandbox = await startSandboxProcess({ logLimit: 2000 });
 	const results = { throughput: [], memory: [] };
 	try {
-		for (const workers of [1, 2]) results.throughput.push(...(await throughput(sandbox, major, workers)));
+		for (const workers of arg('workers', '1,2').split(',').map(Number)) results.throughput.push(...(await throughput(sandbox, major, workers)));
+		if (process.argv.includes('--no-memory')) return console.log(JSON.stringify(results, null, 1));
 		const base = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-queue-pg-'));
 		const postgres = await startPostgres(base);
 		try {
