@@ -4,10 +4,12 @@
  * against n8n's HTTP Request node set up as a user would (POST {base}/v3/email/{email}/datarequest
  * with the access_token query parameter and a JSON body; full response, to read X-Created).
  *
- * Scenarios (SCENARIOS below): the sandbox's own speed (127.0.0.1, no added latency); a simulated
- * network round trip of 50 ms per create (the sandbox's `slow` fault), with the node's default
- * Concurrency (10) and with Concurrency 50 (its maximum); and the same round trip with the first
- * 10 creates refused with 429 Too Many Requests (Retry-After: 1). After one unmeasured run of
+ * Scenarios (SCENARIOS below), the node with its defaults (adaptive limit, at most 50 calls in
+ * flight): the sandbox's own speed (127.0.0.1, no added latency); a simulated network round trip
+ * of 50 ms per create (the sandbox's `slow` fault); the same round trip against a Copernica that
+ * answers 429 to every call above 20 at once (the sandbox's `maxConcurrentCalls`; the answers of
+ * 429 are counted); and the same round trip with the first 10 creates refused with 429 Too Many
+ * Requests (Retry-After: 1). After one unmeasured run of
  * each (n8n loads node code on first use), both run in the same n8n, alternating, each scenario
  * `rounds` times (the burst scenario once); the best round of each counts (the machine may be
  * shared), and every round is kept in the raw results.
@@ -30,7 +32,12 @@ const {
 const SCENARIOS = [
 	{ key: 'local', label: 'none (127.0.0.1)', latencyMs: 0 },
 	{ key: 'wan', label: '50 ms per create', latencyMs: 50 },
-	{ key: 'wan-c50', label: '50 ms per create; node with Concurrency 50 (its maximum)', latencyMs: 50, nodeOptions: { concurrency: 50 } },
+	{
+		key: 'refuse20',
+		label: '50 ms per create; Copernica answers 429 to calls above 20 at once',
+		latencyMs: 50,
+		sandboxOptions: { maxConcurrentCalls: 20 },
+	},
 	{
 		key: 'burst',
 		label: '50 ms per create; the first 10 creates get 429 (Retry-After: 1)',
@@ -43,7 +50,7 @@ const SCENARIOS = [
 function createWorkflow(impl, sandbox, items, nodeOptions = {}) {
 	const node =
 		impl === 'node'
-			? copernicaNode('Create', { operation: 'create', subjectType: 'email', email: '={{ $json.email }}', report: '', options: nodeOptions })
+			? copernicaNode('Create', { operation: 'create', subjectType: 'email', subject: '={{ $json.email }}', report: '', options: nodeOptions })
 			: httpRequestNode('Create', {
 					method: 'POST',
 					url: `=${sandbox.url}/v3/email/{{ encodeURIComponent($json.email) }}/datarequest`,
@@ -83,14 +90,19 @@ async function benchCreate({ n8n, sandbox, items = 1000, rounds = 2, scenarios =
 			// Alternate which one goes first, so that neither always meets a warmer or busier n8n.
 			for (const impl of round % 2 ? ['node', 'http'] : ['http', 'node']) {
 				await sandbox.clearFaults();
+				await sandbox.setOptions({ maxConcurrentCalls: 'Infinity', ...scenario.sandboxOptions });
 				for (const fault of scenario.faults ?? []) await sandbox.addFault(fault);
 				if (scenario.latencyMs > 0) {
 					await sandbox.addFault({ type: 'slow', delayMs: scenario.latencyMs, times: 'Infinity', match: { kind: 'create' } });
 				}
 				const workflowId = await workflowFor(impl, scenario.nodeOptions);
-				const before = (await sandbox.counts()).created;
+				const stateBefore = await sandbox.state();
+				const before = stateBefore.counts.created;
 				const { run, nodeMs, executionMs, cpuMs, load } = await runTimed(n8n, workflowId);
-				const after = (await sandbox.counts()).created;
+				const stateAfter = await sandbox.state();
+				const after = stateAfter.counts.created;
+				// Every answer of 429: the sandbox's over-the-limit refusals and the burst faults.
+				const refusals = stateAfter.load.answered429 - stateBefore.load.answered429;
 				const ids = idsOf(run);
 				const ok = run.status === 'success' && ids.length === items && ids.every(Boolean) && after - before === items;
 				const ms = nodeMs('Create') ?? executionMs;
@@ -106,18 +118,21 @@ async function benchCreate({ n8n, sandbox, items = 1000, rounds = 2, scenarios =
 					itemsPerSecond: (items / ms) * 1000,
 					created: after - before,
 					returned: ids.filter(Boolean).length,
+					refusals,
+					mostInFlight: stateAfter.load.mostInFlight,
 					ok,
 					error: run.error?.message,
 				};
 				log(
 					`create, ${scenario.label}, ${impl}, round ${round}: ${ms} ms, ${fixed(row.itemsPerSecond)} items/s, ` +
-						`n8n CPU ${Math.round(cpuMs)} ms, load ${load}, ${row.created} data requests made, ok ${ok}${row.error ? ` (${row.error})` : ''}`,
+						`n8n CPU ${Math.round(cpuMs)} ms, load ${load}, ${row.created} data requests made, ${refusals} answers of 429, ok ${ok}${row.error ? ` (${row.error})` : ''}`,
 				);
 				rows.push(row);
 			}
 		}
 	}
 	await sandbox.clearFaults();
+	await sandbox.setOptions({ maxConcurrentCalls: 'Infinity' });
 	const best = [];
 	for (const scenario of scenarios) {
 		for (const impl of ['node', 'http']) {
@@ -129,10 +144,11 @@ async function benchCreate({ n8n, sandbox, items = 1000, rounds = 2, scenarios =
 }
 
 function createTable({ best }, scenarios = SCENARIOS) {
+	const refused = (r) => (r.refusals ? `; ${r.refusals} answers of 429` : '');
 	const cell = (r) =>
 		r.ok
-			? `${fixed(r.itemsPerSecond)} (${(r.nodeMs / 1000).toFixed(2)} s; CPU ${fixed(r.cpuMs / r.items, 1)} ms/item)`
-			: `failed ("${String(r.error ?? 'incomplete output').slice(0, 60)}"): ${r.created} data requests made, ${r.returned} ids returned`;
+			? `${fixed(r.itemsPerSecond)} (${(r.nodeMs / 1000).toFixed(2)} s; CPU ${fixed(r.cpuMs / r.items, 1)} ms/item${refused(r)})`
+			: `failed ("${String(r.error ?? 'incomplete output').slice(0, 60)}"): ${r.created} data requests made, ${r.returned} ids returned${refused(r)}`;
 	const out = [];
 	for (const scenario of scenarios) {
 		const node = best.find((r) => r.scenario === scenario.key && r.impl === 'node');
@@ -151,7 +167,7 @@ function createTable({ best }, scenarios = SCENARIOS) {
 		[
 			'added latency, faults',
 			'items',
-			'Copernica node (default Concurrency 10 unless said): items/s (node time; n8n CPU per item)',
+			'Copernica node (defaults: adaptive, at most 50 in flight): items/s (node time; n8n CPU per item)',
 			'HTTP Request node: items/s (node time; n8n CPU per item)',
 			'node ÷ HTTP',
 			'load avg (node / HTTP)',

@@ -35,13 +35,26 @@ const {
 	table,
 } = require('./lib');
 
-const LABEL = { node: 'Copernica node', http: 'HTTP Request node', curl: 'curl' };
+const LABEL = {
+	node: 'Copernica node',
+	http: 'HTTP Request node',
+	curl: 'curl',
+	'probe-file': "n8n's store alone (probe: local file stream)",
+	'probe-http': "n8n's store + node:http (probe)",
+	before: 'Copernica node, build of BENCH_BEFORE_TARBALL',
+};
+const PROBES = ['probe-file', 'probe-http'];
 
-function getWorkflow(impl, sandbox, id) {
+function getWorkflow(impl, sandbox, id, localFile) {
+	const probe = (source, location) => ({ name: 'Get', type: 'n8n-nodes-bench-probe.benchStoreProbe', parameters: { source, location } });
 	const node =
-		impl === 'node'
+		impl === 'node' || impl === 'before'
 			? copernicaNode('Get', { operation: 'get', requestId: id, returnAs: 'binary', binaryPropertyName: 'data' })
-			: httpRequestNode('Get', { method: 'GET', url: `${sandbox.url}/v3/datarequest/${id}/data`, file: true });
+			: impl === 'probe-file'
+				? probe('file', localFile)
+				: impl === 'probe-http'
+					? probe('http', sandbox.dataUrl(id))
+					: httpRequestNode('Get', { method: 'GET', url: `${sandbox.url}/v3/datarequest/${id}/data`, file: true });
 	return chain(`bench: get ${id} with the ${LABEL[impl]}`, [node]);
 }
 
@@ -70,6 +83,14 @@ async function benchGet({ sandbox, sizesMb = [1, 10, 100, 500], impls = ['node',
 	}
 	const rows = [];
 	const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-curl-'));
+	// The probe's local file: the same bytes, downloaded once before anything is measured.
+	const localFiles = {};
+	if (impls.includes('probe-file')) {
+		for (const size of sizesMb) {
+			localFiles[size] = path.join(tmp, `local-${size}.json`);
+			curlDownload(sandbox.dataUrl(ids[size]), localFiles[size], { keep: true });
+		}
+	}
 	for (const size of sizesMb) {
 		for (let round = 1; round <= (size >= 500 ? 1 : rounds); round++) {
 			const { ms, bytes } = curlDownload(sandbox.dataUrl(ids[size]), path.join(tmp, 'data.json'));
@@ -77,14 +98,15 @@ async function benchGet({ sandbox, sizesMb = [1, 10, 100, 500], impls = ['node',
 			log(`get ${size} MB, curl, round ${round}: ${ms} ms, ${bytes} bytes`);
 		}
 	}
-	fs.rmSync(tmp, { recursive: true, force: true });
 
 	for (const impl of impls) {
-		const n8n = await startBenchN8n(sandbox, { major, binaryDataMode: 'filesystem' });
+		const tarball = impl === 'before' ? process.env.BENCH_BEFORE_TARBALL : undefined;
+		if (impl === 'before' && !tarball) throw new Error('impl "before" needs BENCH_BEFORE_TARBALL=$(node bench/pack-revision.js <commit>)');
+		const n8n = await startBenchN8n(sandbox, { major, binaryDataMode: 'filesystem', probe: PROBES.includes(impl), tarball });
 		try {
 			const workflows = {};
 			for (const size of sizesMb) {
-				workflows[size] = (await n8n.api('POST', '/workflows', getWorkflow(impl, sandbox, ids[size]))).body;
+				workflows[size] = (await n8n.api('POST', '/workflows', getWorkflow(impl, sandbox, ids[size], localFiles[size]))).body;
 			}
 			await sleep(3000); // let the start settle
 			for (const size of sizesMb) {
@@ -110,6 +132,7 @@ async function benchGet({ sandbox, sizesMb = [1, 10, 100, 500], impls = ['node',
 			await n8n.stop();
 		}
 	}
+	fs.rmSync(tmp, { recursive: true, force: true });
 	return rows;
 }
 

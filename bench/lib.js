@@ -127,15 +127,24 @@ function packageTarball() {
 	return tarball;
 }
 
+let probe;
+/** `npm pack` of bench/fixtures/n8n-nodes-bench-probe (the binary store probe, never published). */
+function probeTarball() {
+	probe ??= packPackage(path.join(__dirname, 'fixtures/n8n-nodes-bench-probe'));
+	return probe;
+}
+
 /**
  * Real n8n with the packed package and a credential (id CREDENTIAL_ID) pointing at the sandbox;
- * `moreSandboxes` ({ credentialId: sandbox }) adds a credential for each further sandbox.
+ * `moreSandboxes` ({ credentialId: sandbox }) adds a credential for each further sandbox; `probe`
+ * also loads the binary store probe (bench/fixtures/n8n-nodes-bench-probe); `tarball` loads
+ * another build of the package instead of this one.
  */
-async function startBenchN8n(sandbox, { major = 2, env = {}, workflows = [], activate = [], binaryDataMode, moreSandboxes = {} } = {}) {
-	const credential = (id, box) => ({ id, name: id, type: 'copernicaApi', data: { accessToken: TOKEN, baseUrl: box.url } });
+async function startBenchN8n(sandbox, { major = 2, env = {}, workflows = [], activate = [], binaryDataMode, moreSandboxes = {}, probe = false, tarball: own } = {}) {
+	const credential = (id, box) => ({ id, name: id, type: 'copernicaApi', data: { apiVersion: 'v3', accessToken: TOKEN, baseUrl: box.url } });
 	const n8n = await startN8n({
 		major,
-		packageTarball: packageTarball(),
+		packageTarball: probe ? [own ?? packageTarball(), probeTarball()] : (own ?? packageTarball()),
 		logLevel: 'info',
 		binaryDataMode,
 		env,
@@ -274,10 +283,10 @@ function httpRequestNode(name, { method, url, jsonBody, file = false, fullRespon
  * Time of a plain curl download of `url` to a file (the floor for any client), in ms. curl on
  * purpose, not axios: the floor must be a client with no JavaScript in the way.
  */
-function curlDownload(url, file) {
+function curlDownload(url, file, { keep = false } = {}) {
 	const out = execFileSync('curl', ['-sS', '-f', '-o', file, '-w', '%{time_total} %{size_download}', url], { encoding: 'utf8' });
 	const [seconds, bytes] = out.trim().split(' ').map(Number);
-	fs.rmSync(file, { force: true });
+	if (!keep) fs.rmSync(file, { force: true });
 	return { ms: Math.round(seconds * 1000), bytes };
 }
 

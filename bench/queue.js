@@ -64,7 +64,7 @@ async function throughput(sandbox, major, workers) {
 		workers,
 		logLevel: 'info',
 		packageTarball: packageTarball(),
-		credentials: [{ id: CREDENTIAL_ID, name: CREDENTIAL_ID, type: 'copernicaApi', data: { accessToken: TOKEN, baseUrl: sandbox.url } }],
+		credentials: [{ id: CREDENTIAL_ID, name: CREDENTIAL_ID, type: 'copernicaApi', data: { apiVersion: 'v3', accessToken: TOKEN, baseUrl: sandbox.url } }],
 	});
 	const rows = [];
 	try {
@@ -144,7 +144,7 @@ async function binaryMemory(sandbox, major, mode, postgres) {
 			DB_POSTGRESDB_USER: 'postgres',
 			...(major < 2 ? { N8N_AVAILABLE_BINARY_DATA_MODES: 'filesystem,database' } : {}),
 		},
-		credentials: [{ id: CREDENTIAL_ID, name: CREDENTIAL_ID, type: 'copernicaApi', data: { accessToken: TOKEN, baseUrl: sandbox.url } }],
+		credentials: [{ id: CREDENTIAL_ID, name: CREDENTIAL_ID, type: 'copernicaApi', data: { apiVersion: 'v3', accessToken: TOKEN, baseUrl: sandbox.url } }],
 	});
 	try {
 		const requestId = await sandbox.createDataRequest('memory@example.com');

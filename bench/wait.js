@@ -43,7 +43,7 @@ function workflowFor(c, id, email) {
 						? { waitForFile: true, maxWaitSeconds: 900 / SPEED, pollIntervalSeconds: 1 / SPEED, maxPollIntervalSeconds: 60 / SPEED }
 						: { waitForFile: true, maxWaitSeconds: 900 },
 				}
-			: { operation: 'createAndWait', subjectType: 'email', email, returnAs: 'binary', binaryPropertyName: 'data' };
+			: { operation: 'createAndWait', subjectType: 'email', subject: email, returnAs: 'binary', binaryPropertyName: 'data' };
 	return chain(`bench: ${c.method} ${c.readyMs} ms`, [copernicaNode('Node', parameters, credentialId)]);
 }
 

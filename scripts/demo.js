@@ -30,7 +30,7 @@ async function main() {
 	} else {
 		// Files take 5 s to assemble, so that "pending" can be seen too.
 		sandbox = await startSandbox({ port: SANDBOX_PORT, token: 'sandbox-demo-token', readyAfterMs: 5000, fileSize: 50_000 });
-		credential = { accessToken: sandbox.token, baseUrl: sandbox.url };
+		credential = { accessToken: sandbox.token, baseUrl: sandbox.url, authenticationUrl: `${sandbox.url}/authenticate` };
 	}
 
 	console.log(`Installing n8n ${MAJOR}.x if needed (first time: several minutes)...`);

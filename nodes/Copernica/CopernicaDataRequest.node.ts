@@ -90,17 +90,18 @@ export class CopernicaDataRequest implements INodeType {
 				name: 'options',
 				type: 'collection',
 				placeholder: 'Add option',
-				default: {},
+				// binaryData: n8n then leaves a resume POST's body unread, for Create and Wait to stream (intake/index.ts).
+				default: { binaryData: true },
 				options: [
 					{
 						displayName: 'Concurrency',
 						name: 'concurrency',
 						type: 'number',
-						typeOptions: { minValue: 1, maxValue: 50 },
-						default: 10,
+						typeOptions: { minValue: 1, maxValue: 100 },
+						default: 50,
 						displayOptions: { show: { '/operation': ['create', 'get', 'findPerson'] } },
 						description:
-							'How many items to work on at the same time (Find Person: how many calls to Copernica at the same time). Each call to Copernica waits for an answer over the network; a few calls at once finish a long list much sooner. The output keeps the order of the input. Lower it if Copernica answers "too many requests" often; 1 handles one item after the other.',
+							'The most calls to Copernica at the same time. The node starts with 4 and sends more while Copernica answers quickly; when it answers "too many requests" (429), is unavailable (503) or slows down, the node at once sends fewer. The output keeps the order of the input. 1 handles one item after the other.',
 					},
 					{
 						displayName: 'Continue Without the File After (Hours)',
@@ -177,6 +178,13 @@ export class CopernicaDataRequest implements INodeType {
 						default: 3,
 						description:
 							'How many times to try a call again after a temporary fault (Copernica busy or rate limiting, a dropped connection, a timeout), waiting a little longer each time. A create is tried again only when Copernica cannot have received it, so that no duplicate data request is made. 0 turns retrying off.',
+					},
+					{
+						displayName: 'Stream Body',
+						name: 'binaryData',
+						type: 'hidden',
+						default: true,
+						description: 'Whether n8n leaves the body of a resume POST for the node to read as it arrives',
 					},
 					{
 						displayName: 'Timeout (Seconds)',

@@ -11,12 +11,13 @@ import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
 
 import { binaryPropertyOf, DEFAULT_RETURN_AS, fileNameFor, fileParameters, type ReturnAs } from './helpers/fileParameters';
 import { deliveryKey } from './helpers/deliveryKey';
-import { fileItem, isRefusal, receiveReport, refuse, secretMatches, secretProblem } from './intake';
+import { DEFAULT_MAX_FILE_MB, fileItem, isRefusal, receiveReport, refuse, secretMatches, secretProblem } from './intake';
 import { publicKeyFromDnsTxt, publicKeyFromText, txtRecordsOf } from './intake/signature';
 
 const MEGABYTE = 1024 * 1024;
 
 interface TriggerOptions {
+	copernicaAccountId?: string;
 	maxBodySizeMb?: number;
 	requireSignature?: boolean;
 	signatureKey?: string;
@@ -87,8 +88,17 @@ export class CopernicaDataRequestTrigger implements INodeType {
 				name: 'options',
 				type: 'collection',
 				placeholder: 'Add option',
-				default: {},
+				// binaryData: n8n then leaves the request body unread, for the node to stream (intake/index.ts).
+				default: { binaryData: true },
 				options: [
+					{
+						displayName: 'Copernica Account ID',
+						name: 'copernicaAccountId',
+						type: 'string',
+						default: '',
+						description:
+							'Your Copernica account\'s ID: deliveries whose X-Copernica-ID header names another account are refused (401). Empty: not checked.',
+					},
 					{
 						displayName: 'Copernica Public Key',
 						name: 'signatureKey',
@@ -111,9 +121,9 @@ export class CopernicaDataRequestTrigger implements INodeType {
 						name: 'maxBodySizeMb',
 						type: 'number',
 						typeOptions: { minValue: 1 },
-						default: 256,
+						default: 512, // DEFAULT_MAX_FILE_MB.binary
 						description:
-							'Larger requests are refused (413) and start nothing. n8n has its own limit too (N8N_PAYLOAD_SIZE_MAX, 16 MB by default): raise it for large files.',
+							`Larger requests are refused (413) as soon as the limit is passed, and start nothing. Without this option: ${DEFAULT_MAX_FILE_MB.binary} MB for a binary file (it streams to n8n's binary store), ${DEFAULT_MAX_FILE_MB.json} MB with the file in the item (JSON), which n8n holds in memory several times over. n8n's own limit (N8N_PAYLOAD_SIZE_MAX) does not apply: the node reads the file itself.`,
 					},
 					{
 						displayName: 'Require Copernica Signature',
@@ -122,6 +132,13 @@ export class CopernicaDataRequestTrigger implements INodeType {
 						default: false,
 						description:
 							'Whether to refuse deliveries that carry no Copernica signature. A signature that is there is always checked (its key, date, digest and the signature itself), and a wrong one refused. Copernica does not document whether data request reports are signed: turn this on once you have seen signed deliveries arrive.',
+					},
+					{
+						displayName: 'Stream Body',
+						name: 'binaryData',
+						type: 'hidden',
+						default: true,
+						description: 'Whether n8n leaves the request body for the node to read as it arrives',
 					},
 				],
 			},
@@ -149,12 +166,18 @@ export class CopernicaDataRequestTrigger implements INodeType {
 
 	async webhook(this: IWebhookFunctions): Promise<IWebhookResponseData> {
 		const options = this.getNodeParameter('options', {}) as TriggerOptions;
+		const returnAs = this.getNodeParameter('returnAs', DEFAULT_RETURN_AS) as ReturnAs;
+		// The trigger does not know the request's ID: the file is named after its arrival.
+		const receivedAt = new Date();
 		const secret = this.getNodeParameter('secret', '') as string;
 		const received = await receiveReport.call(this, {
 			// A trigger with an unsafe secret is not activated; should one run anyway, it lets nothing in.
 			authenticate: (query) =>
 				secretProblem(secret) === undefined && secretMatches(query.secret, secret.trim()) ? undefined : 'Missing or wrong secret',
-			maxBytes: (options.maxBodySizeMb ?? 256) * MEGABYTE,
+			maxBytes: (options.maxBodySizeMb ?? DEFAULT_MAX_FILE_MB[returnAs === 'binary' ? 'binary' : 'json']) * MEGABYTE,
+			accountId: options.copernicaAccountId?.trim() || undefined,
+			returnAs,
+			fileName: fileNameFor(receivedAt.toISOString().replace(/\.\d+Z$/, 'Z').replace(/[:]/g, '')),
 			signature: {
 				required: options.requireSignature === true,
 				key: async (keyId, fresh) => await signingKeyOf.call(this, keyId, fresh, options),
@@ -164,17 +187,10 @@ export class CopernicaDataRequestTrigger implements INodeType {
 
 		// Parameters the workflow put in the report URL (a ticket number, say), without the secret.
 		const { secret: _secret, ...query } = received.query;
-		const receivedAt = new Date();
-		const item = await fileItem.call(this, received, {
-			returnAs: this.getNodeParameter('returnAs', DEFAULT_RETURN_AS) as ReturnAs,
-			binaryPropertyName: binaryPropertyOf(this.getNodeParameter('binaryPropertyName', '')),
-			// The trigger does not know the request's ID: the file is named after its arrival.
-			fileName: fileNameFor(receivedAt.toISOString().replace(/\.\d+Z$/, 'Z').replace(/[:]/g, '')),
-			json: {
-				receivedAt: receivedAt.toISOString(),
-				query: query as IDataObject,
-				deliveryKey: deliveryKey(received.report.bytes, query),
-			},
+		const item = fileItem(received, binaryPropertyOf(this.getNodeParameter('binaryPropertyName', '')), {
+			receivedAt: receivedAt.toISOString(),
+			query: query as IDataObject,
+			deliveryKey: deliveryKey(received.fileSha256, query),
 		});
 		return { workflowData: [[item]], webhookResponse: { received: true } };
 	}

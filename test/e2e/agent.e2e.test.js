@@ -192,7 +192,7 @@ beforeAll(async () => {
 		major: 2,
 		packageTarball: tarball,
 		credentials: [
-			{ id: COPERNICA_CREDENTIAL_ID, name: 'Copernica (sandbox)', type: 'copernicaApi', data: { accessToken: TOKEN, baseUrl: sandbox.url } },
+			{ id: COPERNICA_CREDENTIAL_ID, name: 'Copernica (sandbox)', type: 'copernicaApi', data: { apiVersion: 'v3', accessToken: TOKEN, baseUrl: sandbox.url } },
 			{ id: OPENAI_CREDENTIAL_ID, name: 'OpenAI (scripted)', type: 'openAiApi', data: { apiKey: llm.apiKey, url: llm.url } },
 		],
 		workflows: [

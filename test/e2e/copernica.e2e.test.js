@@ -61,8 +61,8 @@ describe.each([[1], [2]])('n8n %i.x', (major) => {
 			major,
 			packageTarball: tarball,
 			credentials: [
-				{ id: CREDENTIAL_ID, name: 'Copernica (sandbox)', type: 'copernicaApi', data: { accessToken: GOOD_TOKEN, baseUrl: sandbox.url } },
-				{ id: BAD_CREDENTIAL_ID, name: 'Copernica (bad token)', type: 'copernicaApi', data: { accessToken: BAD_TOKEN, baseUrl: sandbox.url } },
+				{ id: CREDENTIAL_ID, name: 'Copernica (sandbox)', type: 'copernicaApi', data: { apiVersion: 'v3', accessToken: GOOD_TOKEN, baseUrl: sandbox.url } },
+				{ id: BAD_CREDENTIAL_ID, name: 'Copernica (bad token)', type: 'copernicaApi', data: { apiVersion: 'v3', accessToken: BAD_TOKEN, baseUrl: sandbox.url } },
 			],
 		});
 		// Created through n8n's public API, as a user's tooling would, the way `npm start` does it.

@@ -14,6 +14,11 @@ const TOKEN = 'e2e-hardening-token-6a1f3c8e9b2d';
 const SECRET = 'e2e-hardening-secret-0c5d8e2f';
 const CREDENTIAL_ID = 'copernicaHardSbx';
 const REFUSED_CREDENTIAL_ID = 'copernicaRefused';
+// The same matrix on API v4 (JWT from the sandbox's exchange), through credentials of its own.
+const CREDENTIALS = {
+	v3: { ok: CREDENTIAL_ID, refused: REFUSED_CREDENTIAL_ID },
+	v4: { ok: 'copernicaHardV4x', refused: 'copernicaRefusV4' },
+};
 const TRIGGER_WEBHOOK_ID = '3f0c5e1a-8b2d-4c6e-9a7f-1d2e3f4a5b6c';
 
 jest.setTimeout(20 * 60 * 1000);
@@ -75,10 +80,12 @@ const triggerWorkflow = {
 const create = (email) => ({ operation: 'create', subjectType: 'email', subject: email });
 const get = (requestId) => ({ operation: 'get', requestId });
 
-// [fault, what the sandbox does, operation, the expected end of the execution]
+// [fault, what the sandbox does, operation, the expected end of the execution (v4's, where it differs)]
 const MATRIX = [
 	['400 with error body', { type: 'error', status: 400, message: 'Invalid parameter' }, 'create', 'error'],
-	['401 invalid token', { type: 'invalid-token' }, 'create', 'error'],
+	// v4 takes a 401 for an expired JWT: renewed once and sent again, so one 401 passes
+	['401 invalid token', { type: 'invalid-token' }, 'create', 'error', 'success'],
+	['401 invalid token, twice', { type: 'invalid-token', times: 2 }, 'create', 'error'],
 	['429 with Retry-After: 1', { type: 'rate-limit', retryAfter: 1 }, 'create', 'success'],
 	['429 without Retry-After', { type: 'rate-limit' }, 'create', 'success'],
 	['502 HTML page', { type: 'unavailable', status: 502 }, 'create', 'error'],
@@ -107,13 +114,18 @@ describe.each([[1], [2]])('n8n %i.x', (major) => {
 			major,
 			packageTarball: tarball,
 			credentials: [
-				{ id: CREDENTIAL_ID, name: 'Copernica (sandbox)', type: 'copernicaApi', data: { accessToken: TOKEN, baseUrl: sandbox.url } },
-				{
-					id: REFUSED_CREDENTIAL_ID,
-					name: 'Copernica (nothing listening)',
-					type: 'copernicaApi',
-					data: { accessToken: TOKEN, baseUrl: `http://127.0.0.1:${closedPort}` },
-				},
+				...['v3', 'v4'].flatMap((apiVersion) => {
+					const data = { apiVersion, accessToken: TOKEN, authenticationUrl: `${sandbox.url}/authenticate` };
+					return [
+						{ id: CREDENTIALS[apiVersion].ok, name: `Copernica ${apiVersion} (sandbox)`, type: 'copernicaApi', data: { ...data, baseUrl: sandbox.url } },
+						{
+							id: CREDENTIALS[apiVersion].refused,
+							name: `Copernica ${apiVersion} (nothing listening)`,
+							type: 'copernicaApi',
+							data: { ...data, baseUrl: `http://127.0.0.1:${closedPort}` },
+						},
+					];
+				}),
 			],
 		});
 		triggerId = (await n8n.api('POST', '/workflows', triggerWorkflow)).body.id;
@@ -124,10 +136,12 @@ describe.each([[1], [2]])('n8n %i.x', (major) => {
 		await n8n?.stop();
 	});
 
-	it('survives transient faults, reports permanent ones, and the token is nowhere', async () => {
+	it.each([['v3'], ['v4']])('API %s: survives transient faults, reports permanent ones, and the token is nowhere', async (apiVersion) => {
 		const rows = [];
 		const workflowIds = [];
-		for (const [fault, rule, operation, expected] of MATRIX) {
+		const jwts = new Set();
+		for (const [fault, rule, operation, expectedV3, expectedV4 = expectedV3] of MATRIX) {
+			const expected = apiVersion === 'v4' ? expectedV4 : expectedV3;
 			sandbox.reset();
 			sandbox.clearFaults();
 			let id = '';
@@ -136,39 +150,47 @@ describe.each([[1], [2]])('n8n %i.x', (major) => {
 				await httpRequest('POST', `${sandbox.url}/v3/email/matrix%40example.com/datarequest?access_token=${TOKEN}`);
 				id = [...sandbox.dataRequests.keys()].pop();
 			}
+			const from = sandbox.requests.length; // the node's requests, not the setup's
 			if (rule) sandbox.addFault({ ...rule, match: { kind: operation === 'create' ? 'create' : 'status' } });
-			const credentialId = rule ? CREDENTIAL_ID : REFUSED_CREDENTIAL_ID;
+			const credentialId = rule ? CREDENTIALS[apiVersion].ok : CREDENTIALS[apiVersion].refused;
 			const copernicaNode = node('Copernica', operation === 'create' ? create('matrix@example.com') : get(id), credentialId);
 			const { id: workflowId } = (await n8n.api('POST', '/workflows', workflow(`Matrix ${fault} ${operation}`, copernicaNode))).body;
 			workflowIds.push(workflowId);
 			const run = await n8n.executeWorkflow(workflowId);
 			const calls = sandbox.requests.filter((r) => r.kind === (operation === 'create' ? 'create' : 'status')).length;
 			const message = run.error ? JSON.stringify(run.error).match(/"message":"([^"]*)"/)?.[1] ?? '' : '';
-			rows.push({ fault, operation, status: run.status, calls, created: sandbox.counts().created, message });
+			rows.push({ fault, operation, status: run.status, calls, created: sandbox.counts().created, exchanges: sandbox.counts().authenticate, message });
+			for (const jwt of sandbox._jwts.keys()) jwts.add(jwt);
+			if (apiVersion === 'v4') expect(sandbox.requests.slice(from).filter((r) => r.tokenIn && r.kind !== 'authenticate')).toEqual([]);
 			expect({ fault, operation, status: run.status }).toEqual({ fault, operation, status: expected });
 		}
 		await sleep(1000);
 
 		// Every place n8n keeps or shows things: database (and its WAL), log, every execution's data.
+		// The secrets: the access token and, on v4, every JWT the sandbox gave out.
+		const secrets = [TOKEN, ...jwts];
+		if (apiVersion === 'v4') expect(jwts.size).toBeGreaterThan(0);
+		const countAll = (file) => secrets.reduce((sum, secret) => sum + countInFile(file, secret), 0);
 		let inExecutions = 0;
 		for (const workflowId of workflowIds) {
 			for (const execution of await n8n.executions(workflowId)) {
-				if (JSON.stringify(execution).includes(TOKEN)) inExecutions++;
+				const text = JSON.stringify(execution);
+				if (secrets.some((secret) => text.includes(secret))) inExecutions++;
 			}
 		}
 		const found = {
-			'database.sqlite': countInFile(n8n.dbPath, TOKEN),
-			'database.sqlite-wal': countInFile(`${n8n.dbPath}-wal`, TOKEN),
-			'n8n log': countInFile(n8n.logFile, TOKEN),
+			'database.sqlite': countAll(n8n.dbPath),
+			'database.sqlite-wal': countAll(`${n8n.dbPath}-wal`),
+			'n8n log': countAll(n8n.logFile),
 			executions: inExecutions,
 		};
 		console.log(
 			[
-				`n8n ${n8n.version}: fault matrix (default options: 3 retries; timeout 2 s)`,
-				'| fault | operation | execution | calls | data requests created | message |',
-				'| --- | --- | --- | --- | --- | --- |',
-				...rows.map((r) => `| ${r.fault} | ${r.operation} | ${r.status} | ${r.calls} | ${r.created} | ${r.message.slice(0, 90)} |`),
-				`token occurrences: ${Object.entries(found).map(([where, n]) => `${where} ${n}`).join(', ')}`,
+				`n8n ${n8n.version}, API ${apiVersion}: fault matrix (default options: 3 retries; timeout 2 s)`,
+				'| fault | operation | execution | calls | data requests created | token exchanges | message |',
+				'| --- | --- | --- | --- | --- | --- | --- |',
+				...rows.map((r) => `| ${r.fault} | ${r.operation} | ${r.status} | ${r.calls} | ${r.created} | ${r.exchanges} | ${r.message.slice(0, 90)} |`),
+				`${apiVersion === 'v4' ? `token and ${jwts.size} JWT(s)` : 'token'} occurrences: ${Object.entries(found).map(([where, n]) => `${where} ${n}`).join(', ')}`,
 			].join('\n'),
 		);
 		expect(found).toEqual({ 'database.sqlite': 0, 'database.sqlite-wal': 0, 'n8n log': 0, executions: 0 });

@@ -62,7 +62,7 @@ describe.each([[1], [2]])('n8n %i.x', (major) => {
 			major,
 			packageTarball: tarball,
 			credentials: [
-				{ id: CREDENTIAL_ID, name: 'Copernica (sandbox)', type: 'copernicaApi', data: { accessToken: TOKEN, baseUrl: sandbox.url } },
+				{ id: CREDENTIAL_ID, name: 'Copernica (sandbox)', type: 'copernicaApi', data: { apiVersion: 'v3', accessToken: TOKEN, baseUrl: sandbox.url } },
 			],
 		});
 	});

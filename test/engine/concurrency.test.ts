@@ -13,8 +13,8 @@ import { sleeps, useVirtualTime } from './virtual-time';
 useVirtualTime();
 
 let sandbox: Sandbox;
-/** API calls the sandbox is answering right now, and the most there ever were at once. */
-const inFlight = { now: 0, max: 0 };
+/** API calls the sandbox is answering right now, the most there ever were at once, and at each arrival. */
+const inFlight = { now: 0, max: 0, arrivals: [] as number[] };
 
 beforeAll(async () => {
 	sandbox = await startCopernica();
@@ -23,6 +23,7 @@ beforeAll(async () => {
 		if (request.url?.startsWith('/__sandbox/')) return;
 		inFlight.now++;
 		inFlight.max = Math.max(inFlight.max, inFlight.now);
+		inFlight.arrivals.push(inFlight.now);
 		response.once('close', () => inFlight.now--);
 	});
 });
@@ -34,6 +35,7 @@ beforeEach(() => {
 	sandbox.reset();
 	sandbox.clearFaults();
 	inFlight.max = 0;
+	inFlight.arrivals = [];
 });
 
 const emails = (count: number) => Array.from({ length: count }, (_, i) => ({ email: `item${i}@example.com` }));
@@ -45,14 +47,17 @@ function slowCreates(ms: number) {
 }
 
 describe('Concurrency', () => {
-	it('overlaps calls up to the default of 10 and keeps the output in input order', async () => {
-		slowCreates(150);
-		const { run, output } = await runNode(sandbox, create(), { items: emails(12) });
+	it('starts with 4 calls in flight, grows while answers come clean, up to Concurrency; output in input order', async () => {
+		slowCreates(60);
+		const { run, output } = await runNode(sandbox, create({ concurrency: 12 }), { items: emails(60) });
 		expect(run.error).toBeUndefined();
-		expect(output!.map((item) => item.json.subject)).toEqual(emails(12).map((item) => item.email));
-		expect(output!.map((item) => item.pairedItem)).toEqual(emails(12).map((_, item) => ({ item })));
-		expect(inFlight.max).toBe(10);
-		expect(sandbox.counts()).toMatchObject({ create: 12, created: 12 });
+		expect(output!.map((item) => item.json.subject)).toEqual(emails(60).map((item) => item.email));
+		expect(output!.map((item) => item.pairedItem)).toEqual(emails(60).map((_, item) => ({ item })));
+		// The first four went out together; the fifth only after an answer had come back.
+		expect(inFlight.arrivals.slice(0, 4)).toEqual([1, 2, 3, 4]);
+		expect(Math.max(...inFlight.arrivals.slice(0, 5))).toBe(4);
+		expect(inFlight.max).toBe(12);
+		expect(sandbox.counts()).toMatchObject({ create: 60, created: 60 });
 	});
 
 	it.each([1, 3])('never has more than %i calls in flight when the option says so', async (limit) => {
@@ -122,6 +127,38 @@ describe('Concurrency', () => {
 		expect(failing.run.error).toBeDefined();
 		// Without Continue On Fail, the bad item fails the node before anything is sent.
 		expect(sandbox.counts().create).toBe(2);
+	});
+
+	it('against a Copernica that refuses calls above 20 at once: 1,000 creates with the defaults, none lost, few refusals', async () => {
+		sandbox.setOptions({ maxConcurrentCalls: 20 });
+		slowCreates(20); // calls stay in flight a while, as over a network
+		const items = emails(1000);
+		const { run, output } = await runNode(sandbox, create(), { items });
+		expect(run.error).toBeUndefined();
+		expect(output!.map((item) => item.json.subject)).toEqual(items.map((item) => item.email));
+		expect(output!.every((item) => typeof item.json.id === 'string')).toBe(true);
+		const load = (sandbox as unknown as { load(): { mostInFlight: number; refusedOverLimit: number } }).load();
+		expect(load.mostInFlight).toBeLessThanOrEqual(20);
+		expect(load.refusedOverLimit).toBeGreaterThan(0); // it did probe the ceiling
+		expect(load.refusedOverLimit).toBeLessThan(50);
+		expect(sandbox.counts()).toMatchObject({ create: 1000 + load.refusedOverLimit, created: 1000 });
+	});
+
+	it('Get with many items shares the same limit: every file fetched, in order, within what Copernica takes', async () => {
+		sandbox.setOptions({ readyAfterMs: 0, fileSize: 2000 });
+		const ids = await Promise.all(emails(40).map(async ({ email }) => {
+			const res = await fetch(`${sandbox.url}/v3/email/${encodeURIComponent(email)}/datarequest?access_token=${sandbox.token}`, { method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' } });
+			return res.headers.get('x-created') as string;
+		}));
+		sandbox.setOptions({ maxConcurrentCalls: 6 });
+		sandbox.addFault({ type: 'slow', delayMs: 20, times: Infinity });
+		inFlight.max = 0;
+		const { run, output } = await runNode(sandbox, { operation: 'get', requestId: '={{ $json.id }}', returnAs: 'json' }, { items: ids.map((id) => ({ id })) });
+		expect(run.error).toBeUndefined();
+		expect(output!.map((item) => [item.json.id, item.json.status])).toEqual(ids.map((id) => [id, 'available']));
+		const load = (sandbox as unknown as { load(): { mostInFlight: number; refusedOverLimit: number } }).load();
+		expect(load.mostInFlight).toBeLessThanOrEqual(6);
+		expect(inFlight.max).toBeGreaterThan(4); // it grew past the start
 	});
 
 	it('honours a 429: the item waits for Retry-After and succeeds, the others keep their order', async () => {

@@ -51,6 +51,10 @@ export interface RunOptions {
 	baseUrl?: string;
 	accessToken?: string;
 	allowUnencryptedHttp?: boolean;
+	/** The credential's API Version; v3 unless given (the tests written before v4 stay on v3). */
+	apiVersion?: 'v3' | 'v4';
+	/** More credential data (e.g. a stored `expirable` JWT, another `authenticationUrl`). */
+	credential?: IDataObject;
 	binaryDataMode?: 'default' | 'filesystem';
 	onStart?: (cancel: () => void) => void;
 	timezone?: string;
@@ -89,6 +93,9 @@ export async function runNode(
 					accessToken: options.accessToken ?? TOKEN,
 					baseUrl: options.baseUrl ?? sandbox?.url ?? 'http://127.0.0.1:9',
 					...(options.allowUnencryptedHttp ? { allowUnencryptedHttp: true } : {}),
+					apiVersion: options.apiVersion ?? 'v3',
+					...(sandbox ? { authenticationUrl: `${sandbox.url}/authenticate` } : {}),
+					...options.credential,
 				},
 			},
 			binaryDataMode: options.binaryDataMode,

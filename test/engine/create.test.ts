@@ -87,7 +87,7 @@ describe('Create', () => {
 			'email',
 			'profile',
 			'subprofile',
-			'Item 3: The subject type "customer" is not one of email, profile, subprofile',
+			'Item 3: The subject type "customer" is not one of email, profile, subprofile, person',
 		]);
 		expect(sandbox.requests.map((r) => r.path).sort()).toEqual([
 			'/v3/email/mixed%40example.com/datarequest',

@@ -17,98 +17,9 @@ import { CopernicaApi } from '../../credentials/CopernicaApi.credentials';
 import { CopernicaDataRequest } from '../../nodes/Copernica/CopernicaDataRequest.node';
 import { everythingStoredOf, NODE_TYPE, runNode, startCopernica, TOKEN, type Sandbox } from './copernica';
 import { cleanupEngine } from './harness';
+import { ACCOUNT, PERSON } from '../fixtures/person-account';
 
 type Account = Sandbox & { setAccount(spec: IDataObject): IDataObject };
-
-const PERSON = 'jane.doe@example.com';
-
-/** The account of the issue: what a person's records look like spread over a real account. */
-const ACCOUNT = {
-	databases: [
-		{
-			ID: 1,
-			name: 'Customers',
-			description: 'Web shop customers',
-			fields: [
-				{ ID: 101, name: 'email', type: 'email' },
-				{ ID: 102, name: 'firstname' },
-				{ ID: 103, name: 'lastname' },
-			],
-			collections: [
-				{
-					ID: 11,
-					name: 'Orders',
-					fields: [
-						{ ID: 111, name: 'order_no' },
-						{ ID: 112, name: 'contact_email', type: 'email' },
-					],
-				},
-				{ ID: 12, name: 'Tickets', fields: [{ ID: 121, name: 'subject' }] },
-			],
-			profiles: [
-				{
-					ID: 1001,
-					fields: { email: PERSON, firstname: 'Jane', lastname: 'Doe' },
-					subprofiles: {
-						Orders: [
-							{ ID: 1101, fields: { order_no: 'A-1', contact_email: PERSON } },
-							{ ID: 1102, fields: { order_no: 'A-2' }, removed: true },
-						],
-						Tickets: [{ ID: 1201, fields: { subject: 'Where is my order?' } }],
-					},
-				},
-				{ ID: 1002, fields: { email: 'john.smith@example.com', firstname: 'John' }, subprofiles: { Orders: [{ ID: 1103, fields: { order_no: 'B-1' } }] } },
-			],
-			// 2,500 other customers: the search costs the same with them as without.
-			generate: { count: 2500, firstId: 100000, fields: { email: 'customer{i}@example.com', firstname: 'Customer {i}' } },
-		},
-		{
-			ID: 2,
-			name: 'Newsletter',
-			fields: [
-				{ ID: 201, name: 'email', type: 'email' },
-				{ ID: 202, name: 'alt_email', type: 'email' },
-				{ ID: 203, name: 'name' },
-			],
-			collections: [
-				{ ID: 21, name: 'Preferences', fields: [{ ID: 211, name: 'topic' }] },
-				{
-					ID: 22,
-					name: 'Events',
-					fields: [
-						{ ID: 221, name: 'event' },
-						{ ID: 222, name: 'attendee_email', type: 'email' },
-					],
-				},
-			],
-			profiles: [
-				{
-					// Someone else, who registered Jane for a webinar: only that subprofile is hers.
-					ID: 2001,
-					fields: { email: 'john.smith@example.com', name: 'John Smith' },
-					subprofiles: {
-						Preferences: [{ ID: 2101, fields: { topic: 'news' } }],
-						Events: [
-							{ ID: 2201, fields: { event: 'Webinar', attendee_email: PERSON } },
-							{ ID: 2202, fields: { event: 'Fair', attendee_email: 'john.smith@example.com' } },
-						],
-					},
-				},
-			],
-		},
-		{
-			ID: 3,
-			name: 'Old CRM',
-			archived: true,
-			fields: [
-				{ ID: 301, name: 'email', type: 'email' },
-				{ ID: 302, name: 'name' },
-			],
-			collections: [{ ID: 31, name: 'Notes', fields: [{ ID: 311, name: 'note' }] }],
-			profiles: [{ ID: 3001, fields: { email: PERSON, name: 'J. Doe' }, subprofiles: { Notes: [{ ID: 3101, fields: { note: 'Called about an invoice' } }] } }],
-		},
-	],
-};
 
 /** What Jane has, in the order Find Person gives it: database, collection, profile, subprofile. */
 const JANE = [
@@ -442,7 +353,7 @@ describe('Find Person: the editor\'s list of databases', () => {
 		};
 		const workflow = new Workflow({ nodes: [node], connections: {}, active: false, nodeTypes });
 		const credential = new CopernicaApi();
-		const data: ICredentialDataDecryptedObject = { accessToken: TOKEN, baseUrl: sandbox.url, allowUnencryptedHttp: false };
+		const data: ICredentialDataDecryptedObject = { apiVersion: 'v3', accessToken: TOKEN, baseUrl: sandbox.url, allowUnencryptedHttp: false };
 		const additionalData = {
 			currentNodeParameters: node.parameters,
 			credentialsHelper: {

@@ -32,6 +32,7 @@ import type {
 	ICredentialType,
 	IDataObject,
 	IExecuteFunctions,
+	IHttpRequestHelper,
 	IHttpRequestOptions,
 	INode,
 	INodeCredentialsDetails,
@@ -231,8 +232,12 @@ type CredentialsApi = IWorkflowExecuteAdditionalData['credentialsHelper'];
 
 /**
  * The credential data a test gives, with the credential type's property defaults under it, and
- * the type's `authenticate` function applied to each request. No generic (expression)
- * authenticate, no preAuthentication, no OAuth, no `extends`: the Copernica credential uses none.
+ * the type's `authenticate` function applied to each request. preAuthentication as n8n's
+ * CredentialsHelper does it (1.123 and 2.41 alike): only for a type with a hidden `expirable`
+ * field, only when that field is empty or the request helper says the credential expired (after
+ * a thrown 401); the output is stored with the credential (here: kept, and handed to the next
+ * run by `storedCredentials`) and merged into the data the request goes with. No generic
+ * (expression) authenticate, no OAuth, no `extends`: the Copernica credential uses none.
  */
 class TestCredentials implements CredentialsApi {
 	constructor(
@@ -278,8 +283,31 @@ class TestCredentials implements CredentialsApi {
 		return await authenticate(credentials, requestOptions);
 	}
 
-	async preAuthentication(): Promise<undefined> {
-		return undefined;
+	/** preAuthentication calls that ran the credential type's function (n8n's test path aside). */
+	preAuthentications = 0;
+
+	async preAuthentication(
+		helpers: IHttpRequestHelper,
+		credentials: ICredentialDataDecryptedObject,
+		typeName: string,
+		node: INode,
+		credentialsExpired: boolean,
+	): Promise<ICredentialDataDecryptedObject | undefined> {
+		const type = this.type(typeName);
+		const expirable = type.properties.find((p) => p.type === 'hidden' && p.typeOptions?.expirable === true);
+		if (expirable === undefined || typeof type.preAuthentication !== 'function') return undefined;
+		if (credentials[expirable.name] !== '' && !credentialsExpired) return undefined;
+		this.preAuthentications++;
+		const output = await type.preAuthentication.call(helpers, credentials);
+		if (output[expirable.name] === undefined || !node.credentials) return undefined;
+		// What updateCredentials stores: the credential as given, with the new expirable value.
+		this.data[typeName] = { ...this.data[typeName], ...output } as ICredentialDataDecryptedObject;
+		return Object.assign(credentials, output);
+	}
+
+	/** The credential data as stored now (after any preAuthentication). */
+	stored(): Record<string, ICredentialDataDecryptedObject> {
+		return deepCopy(this.data);
 	}
 
 	async getCredentials(): Promise<never> {
@@ -339,6 +367,10 @@ export interface RunResult {
 	nodes: INode[];
 	/** Log lines written during this run. */
 	logLines: LogLine[];
+	/** The credentials as stored after the run (a renewed expirable field included): give them to the next run. */
+	storedCredentials: Record<string, ICredentialDataDecryptedObject>;
+	/** How often n8n's preAuthentication ran the credential type's function. */
+	preAuthentications: number;
 	/** Items of a node's output (first run). Throws, saying what ran, if there are none. */
 	outputOf(nodeName: string, outputIndex?: number): INodeExecutionData[];
 }
@@ -386,8 +418,9 @@ export async function runWorkflow(workflow: WorkflowInput, opts: RunOptions = {}
 
 	const statusUpdates: ExecutionStatus[] = [];
 	const firstLine = logLines.length;
+	const credentialsHelper = new TestCredentials(credentialTypes, deepCopy(opts.credentials ?? {}));
 	const additionalData = {
-		credentialsHelper: new TestCredentials(credentialTypes, deepCopy(opts.credentials ?? {})),
+		credentialsHelper,
 		hooks: new ExecutionLifecycleHooks('manual', executionId, {
 			...WORKFLOW,
 			nodes,
@@ -444,6 +477,8 @@ export async function runWorkflow(workflow: WorkflowInput, opts: RunOptions = {}
 		statusUpdates,
 		nodes,
 		logLines: logLines.slice(firstLine),
+		storedCredentials: credentialsHelper.stored(),
+		preAuthentications: credentialsHelper.preAuthentications,
 		outputOf(nodeName, outputIndex = 0) {
 			const task = runData[nodeName]?.[0];
 			const items = task?.data?.main?.[outputIndex];

@@ -222,13 +222,15 @@ function normalize(options = {}) {
 
 /**
  * Plan a file: how many entries per group, and its exact byte length. Cheap (no rendering).
- * @param {{size?:number, type?:'email'|'profile'|'subprofile', id?:string|number, seed?:number}} options
+ * @param {{size?:number, type?:'email'|'profile'|'subprofile', id?:string|number, seed?:number, record?:unknown[]}} options
  * @returns {{length:number, counts:{message:number,open:number,click:number,survey:number},
  *            chunks:()=>Generator<string>, stream:(opts?:{encode?:(s:string)=>string})=>Readable}}
  */
 function planDataFile(options) {
 	const o = normalize(options);
-	const header = `{"info":${JSON.stringify({ type: o.type, id: o.id })},"data":[`;
+	// A profile's or subprofile's own record (its fields, interests, subprofiles) comes first, as a group of its own.
+	const record = options.record !== undefined ? `${JSON.stringify(options.record)},` : '';
+	const header = `{"info":${JSON.stringify({ type: o.type, id: o.id })},"data":[${record}`;
 	const footer = ']}';
 	const recipientBytes = Buffer.byteLength(o.recipientJson);
 	const fixed = Buffer.byteLength(header) + footer.length + 3 /* commas between groups */ + 8; /* [ ] per group */

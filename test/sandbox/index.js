@@ -38,18 +38,30 @@ const DEFAULTS = {
 	errorMessages: true, // false: 404/400 answers about a request carry no body (no error message)
 	notReadyText: 'Data not available (yet)', // or 'Data not available (yet).' (the other product)
 	missingIds: ['999999'], // profile/subprofile ids that do not exist
+	emailDataRequest: true, // false: POST /email/{email}/datarequest answers 404 "Unknown method" (accounts without the call)
 	invalidTokenStatus: 400,
 	reportContentType: 'json', // json | form (JSON in field "data") | text
 	signReports: false, // add Digest, Date, X-Copernica-ID, X-Nonce, Signature headers
 	signDateOffsetMs: 0, // signed reports: the Date header this far from now (a stale signature)
 	signTamper: false, // signed reports: the signature of another text (a forged one)
+	signNonce: undefined, // signed reports: this X-Nonce on every post instead of a fresh one (a replay)
+	signAccountId: undefined, // signed reports: this X-Copernica-ID instead of the account's id
 	reportRetries: 2, // extra attempts after a failed report POST
 	reportRetryDelayMs: 200, // real time between attempts
 	reportTimeoutMs: 30000,
 	mailAttachLimit: 10 * 1024 * 1024, // emailed reports: attached up to this size, else a link
 	faults: [], // fault rules, see addFault()
 	transientFailureRate: 0, // 0..1: share of API calls that fail with 429/503/reset
-	authenticateStyle: 'json', // POST /authenticate (v4 token exchange) answers JSON or a raw string
+	// API v4's token exchange (/authenticate, standing in for https://authenticate.copernica.com)
+	authenticateStyle: 'json', // its answer (undocumented): json {access_token} | json-token {token} | text (the raw JWT) | quoted ("<jwt>")
+	authenticatePost: true, // false: the POST form answers 405 and only GET /authenticate?access_token= works
+	jwtLifetimeMs: 24 * 3600 * 1000, // sandbox-clock time from exchange to the JWT's exp (then 401)
+	tokenVersions: 'both', // both | v3 | v4: the API versions the access token may be used with
+	tokenRevoked: false, // true: the access token is refused everywhere (JWTs issued before stay valid until exp)
+	restrictedTokenMessage: 'Invalid access token', // what a call with a token restricted to the other version gets (undocumented)
+	v4IdStyle: 'x-location', // how a v4 create answers its id (documented: 201 with X-location); undefined: as idStyle
+	maxConcurrentCalls: Infinity, // API calls answered at once; one more is refused with 429 (a rate limiter in front of the API)
+	concurrencyRetryAfter: undefined, // seconds: those 429 answers carry Retry-After: N (none by default)
 	logLimit: 10000, // request log keeps this many newest entries (counts() keeps counting)
 	// The account behind the person search calls (account.js): databases, collections, profiles.
 	account: undefined, // seed, see account.js; setAccount() replaces it, reset() goes back to this one
@@ -72,7 +84,7 @@ const ACCOUNT = {
 	license: { id: 99, name: 'Enterprise', start: '2024-01-01', end: '2099-12-31' },
 };
 // Options whose value may arrive over HTTP as the string "Infinity" (JSON has no Infinity).
-const INFINITE_KEYS = new Set(['times', 'expireAfterMs', 'readyAfterMs', 'mailAttachLimit']);
+const INFINITE_KEYS = new Set(['times', 'expireAfterMs', 'readyAfterMs', 'mailAttachLimit', 'jwtLifetimeMs', 'maxConcurrentCalls']);
 
 // API routes below /v3 or /v4: [method, path pattern, kind].
 const ROUTES = [
@@ -93,7 +105,7 @@ const ROUTES = [
 const ACCOUNT_KINDS = new Set(KINDS.slice(KINDS.indexOf('databases')));
 
 function route(method, pathname) {
-	if (method === 'POST' && /^\/authenticate\/?$/.test(pathname)) return { kind: 'authenticate', api: true };
+	if ((method === 'POST' || method === 'GET') && /^\/authenticate\/?$/.test(pathname)) return { kind: 'authenticate', api: true };
 	const v = /^\/(v3|v4)\/(.*)$/.exec(pathname);
 	if (!v) return { kind: 'other', api: false };
 	for (const [m, re, kind] of ROUTES) {
@@ -205,8 +217,9 @@ class Sandbox extends EventEmitter {
 		this.outbox = []; // emailed reports
 		this.dataRequests = new Map(); // id -> record
 		this._counts = Object.fromEntries(KINDS.map((k) => [k, 0]));
+		this._load = { inFlight: 0, mostInFlight: 0, refusedOverLimit: 0, answered429: 0 };
 		this._nextId = 1; // never reset: an old id must not come back after reset()
-		this._jwts = new Set();
+		this._jwts = new Map(); // issued JWT -> its exp (ms, sandbox clock)
 		this._timers = new Set();
 		this._outgoing = new Set();
 		this._generation = 0;
@@ -268,6 +281,7 @@ class Sandbox extends EventEmitter {
 		this.outbox.length = 0;
 		this.dataRequests.clear();
 		for (const k of KINDS) this._counts[k] = 0;
+		this._load = { inFlight: this._load.inFlight, mostInFlight: this._load.inFlight, refusedOverLimit: 0, answered429: 0 };
 		this.account = new Account(this.options.account);
 		this._random = prng(this.options.seed);
 		this._clockBase = Date.now();
@@ -278,6 +292,16 @@ class Sandbox extends EventEmitter {
 	/** Calls per kind, plus `created`: data requests that were really made (duplicates show here). */
 	counts() {
 		return { ...this._counts, created: this.dataRequests.size };
+	}
+
+	/**
+	 * API calls being answered now, the most there were at once, how many were refused with 429
+	 * for going over `maxConcurrentCalls`, and all answers of 429 (faults too), since the start or
+	 * the last reset.
+	 */
+	load() {
+		const { inFlight, mostInFlight, refusedOverLimit, answered429 } = this._load;
+		return { inFlight, mostInFlight, refusedOverLimit, answered429 };
 	}
 
 	makeReady(id) {
@@ -328,8 +352,20 @@ class Sandbox extends EventEmitter {
 		if (now >= rec.readyAt + this.options.expireAfterMs) return 'expired';
 		return 'ready';
 	}
+	/** A profile's file holds its fields, interests and subprofiles; a subprofile's its fields (account ids only). */
+	_recordOf(rec) {
+		const account = this.account;
+		if (rec.type === 'profile' && account.profiles.has(rec.target)) {
+			const p = account.profiles.get(rec.target);
+			const subprofiles = [...account.subprofiles.values()].filter((s) => s.profile === p.ID).map((s) => account.subprofileOut(s));
+			return [{ ...account.profileOut(p), subprofiles }];
+		}
+		if (rec.type === 'subprofile' && account.subprofiles.has(rec.target)) return [account.subprofileOut(account.subprofiles.get(rec.target))];
+		return undefined;
+	}
+
 	_plan(rec) {
-		if (!rec.plan) rec.plan = planDataFile({ size: rec.fileSize, type: rec.type, id: rec.target, seed: this.options.seed });
+		if (!rec.plan) rec.plan = planDataFile({ size: rec.fileSize, type: rec.type, id: rec.target, seed: this.options.seed, record: this._recordOf(rec) });
 		return rec.plan;
 	}
 	/** Bytes "so far": grows while pending, the file length once ready. */
@@ -360,6 +396,7 @@ class Sandbox extends EventEmitter {
 			account: this.account.summary(),
 			faults: this.faults,
 			counts: this.counts(),
+			load: this.load(),
 			dataRequests: this.summary(),
 			deliveries: this.deliveries,
 			outbox: this.outbox,
@@ -403,6 +440,7 @@ class Sandbox extends EventEmitter {
 
 	_send(res, entry, status, body, headers = {}) {
 		if (entry) entry.status = status;
+		if (status === 429) this._load.answered429++;
 		let text = '';
 		if (body !== undefined && body !== null) {
 			text = typeof body === 'string' ? body : JSON.stringify(body);
@@ -414,6 +452,7 @@ class Sandbox extends EventEmitter {
 	}
 
 	_log(entry) {
+		this.emit('request', entry);
 		this.requests.push(entry);
 		if (this.requests.length > this.options.logLimit) this.requests.splice(0, this.requests.length - this.options.logLimit);
 		this._counts[entry.kind]++;
@@ -428,7 +467,23 @@ class Sandbox extends EventEmitter {
 
 		const r = route(req.method, pathname);
 		const entry = { time: new Date(this.now()).toISOString(), method: req.method, path: redact(raw), kind: r.kind, status: 0 };
+		if (r.version) entry.version = r.version;
+		this._noteToken(entry, 'url', safeDecode(raw));
+		this._noteToken(entry, 'header', JSON.stringify(req.headers));
 		this._log(entry);
+		if (r.api) {
+			// Counted until the answer is sent or the connection goes (a download counts until its end).
+			const load = this._load;
+			load.inFlight++;
+			res.once('close', () => load.inFlight--);
+			if (load.inFlight > this.options.maxConcurrentCalls) {
+				load.refusedOverLimit++;
+				entry.fault = 'concurrency';
+				const retryAfter = this.options.concurrencyRetryAfter;
+				return this._fault(req, res, entry, { type: 'rate-limit', message: 'Too many concurrent requests', retryAfter });
+			}
+			load.mostInFlight = Math.max(load.mostInFlight, load.inFlight);
+		}
 
 		// Faults first: they stand for the network and load balancers in front of the API.
 		let resetAfter = false;
@@ -454,11 +509,8 @@ class Sandbox extends EventEmitter {
 		if (!r.api) return this._send(res, entry, 404, { error: { message: 'Not found' } });
 		if (r.kind === 'authenticate') return this._authenticate(req, res, entry);
 
-		const bearer = /^Bearer\s+(\S+)/i.exec(req.headers.authorization || '');
-		const given = query.get('access_token') || (bearer && bearer[1]);
-		if (given !== this.token && !this._jwts.has(given)) {
-			return this._send(res, entry, this.options.invalidTokenStatus, { error: { message: 'Invalid access token' } });
-		}
+		const refused = this._refusal(req, query, r.version);
+		if (refused) return this._send(res, entry, refused.status, { error: { message: refused.message } });
 
 		let answer;
 		switch (r.kind) {
@@ -541,16 +593,76 @@ class Sandbox extends EventEmitter {
 		return undefined;
 	}
 
+	/** Where the access token showed up in a request (`url`, `header`, `body`): never the token itself. */
+	_noteToken(entry, where, text) {
+		if (text && this.token && text.includes(this.token)) (entry.tokenIn ??= []).push(where);
+	}
+	/** A request body, looked through for the access token. */
+	async _readBody(req, entry) {
+		const buf = await readBody(req);
+		this._noteToken(entry, 'body', safeDecode(buf.toString('utf8')));
+		return buf;
+	}
+
+	/**
+	 * Why an API call is refused, or undefined. v3: `access_token` in the query (or as a Bearer
+	 * header, as before). v4: only `Authorization: Bearer <jwt>` with a JWT from the exchange that
+	 * has not reached its exp.
+	 */
+	_refusal(req, query, version) {
+		const invalid = { status: this.options.invalidTokenStatus, message: 'Invalid access token' };
+		const bearer = (/^Bearer\s+(\S+)/i.exec(req.headers.authorization || '') || [])[1];
+		if (version === 'v4') {
+			if (bearer === undefined || !this._jwts.has(bearer)) return { status: 401, message: 'Invalid access token' };
+			if (this.now() >= this._jwts.get(bearer)) return { status: 401, message: 'Expired access token' };
+			return undefined;
+		}
+		const given = query.get('access_token') || bearer;
+		if (given === this.token) {
+			if (this.options.tokenRevoked) return invalid;
+			if (this.options.tokenVersions === 'v4') return { status: this.options.invalidTokenStatus, message: this.options.restrictedTokenMessage };
+			return undefined;
+		}
+		return this._jwts.has(given) ? undefined : invalid;
+	}
+
+	/** A JWT as the exchange gives one (exp after `lifetimeMs` of sandbox clock; negative: already expired). */
+	issueJwt(lifetimeMs = this.options.jwtLifetimeMs) {
+		const issuedAt = this.now();
+		const expiresAt = issuedAt + lifetimeMs;
+		const claims = { sub: ACCOUNT.id, iat: Math.floor(issuedAt / 1000), exp: Math.floor(expiresAt / 1000), n: this._jwts.size };
+		const jwt = ['eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9', Buffer.from(JSON.stringify(claims)).toString('base64url'), crypto.randomBytes(16).toString('base64url')].join('.');
+		this._jwts.set(jwt, Math.floor(expiresAt / 1000) * 1000);
+		return jwt;
+	}
+	/** Every JWT issued so far answers 401 from now on, as if its exp had passed. */
+	expireJwts() {
+		for (const jwt of this._jwts.keys()) this._jwts.set(jwt, -Infinity);
+	}
+
 	async _authenticate(req, res, entry) {
-		const body = parseBody(await readBody(req), req.headers['content-type']);
-		if (body.error || body.value.access_token !== this.token) {
+		const raw = await this._readBody(req, entry);
+		if (req.method === 'POST' && !this.options.authenticatePost) {
+			return this._send(res, entry, 405, { error: { message: 'Method not allowed' } }, { Allow: 'GET' });
+		}
+		const body = req.method === 'POST' ? parseBody(raw, req.headers['content-type']) : { value: Object.fromEntries(new URL(req.url, 'http://sandbox').searchParams) };
+		if (body.error || body.value.access_token !== this.token || this.options.tokenRevoked) {
 			return this._send(res, entry, this.options.invalidTokenStatus, { error: { message: 'Invalid access token' } });
 		}
-		const jwt = ['eyJhbGciOiJIUzI1NiJ9', Buffer.from(JSON.stringify({ sub: ACCOUNT.id, n: this._jwts.size })).toString('base64url'), crypto.randomBytes(16).toString('base64url')].join('.');
-		this._jwts.add(jwt);
-		return this.options.authenticateStyle === 'text'
-			? this._send(res, entry, 200, jwt)
-			: this._send(res, entry, 200, { access_token: jwt, token_type: 'Bearer', expires_in: 86400 });
+		if (this.options.tokenVersions === 'v3') {
+			return this._send(res, entry, this.options.invalidTokenStatus, { error: { message: this.options.restrictedTokenMessage } });
+		}
+		const jwt = this.issueJwt();
+		switch (this.options.authenticateStyle) {
+			case 'text':
+				return this._send(res, entry, 200, jwt);
+			case 'quoted':
+				return this._send(res, entry, 200, JSON.stringify(jwt), { 'Content-Type': 'application/json' });
+			case 'json-token':
+				return this._send(res, entry, 200, { token: jwt });
+			default:
+				return this._send(res, entry, 200, { access_token: jwt, token_type: 'Bearer', expires_in: Math.floor(this.options.jwtLifetimeMs / 1000) });
+		}
 	}
 
 	async _create(req, query, r, entry) {
@@ -561,11 +673,12 @@ class Sandbox extends EventEmitter {
 		} catch {
 			return { status: 400, body: { error: { message: 'Invalid email address' } } };
 		}
+		if (type === 'email' && !this.options.emailDataRequest) return this._error(404, 'Unknown method');
 		if (type === 'email' && !/^.+@.+$/s.test(target)) return { status: 400, body: { error: { message: 'Invalid email address' } } };
 		if (type !== 'email' && (!/^\d+$/.test(target) || this.options.missingIds.map(String).includes(target))) {
 			return { status: 400, body: { error: { message: 'No entity with supplied ID' } } };
 		}
-		const body = parseBody(await readBody(req), req.headers['content-type']);
+		const body = parseBody(await this._readBody(req, entry), req.headers['content-type']);
 		if (body.error) return { status: 400, body: { error: { message: body.error } } };
 		let report = body.value.report !== undefined ? body.value.report : query.get('report');
 		if (report === '' || report === null) report = undefined;
@@ -584,7 +697,7 @@ class Sandbox extends EventEmitter {
 
 		const status = this.options.createStatus;
 		const location = `${this.url}/${r.version}/datarequest/${id}`;
-		switch (this.options.idStyle) {
+		switch ((r.version === 'v4' && this.options.v4IdStyle) || this.options.idStyle) {
 			case 'x-location':
 				return { status, headers: { 'X-Location': location } };
 			case 'location':
@@ -797,8 +910,8 @@ class Sandbox extends EventEmitter {
 					const key = getSigningKey(this.options.signKeyId || 'sandbox._domainkey.copernica.com');
 					Object.assign(headers, {
 						Date: new Date(Date.now() + (this.options.signDateOffsetMs || 0)).toUTCString(),
-						'X-Copernica-ID': String(ACCOUNT.id),
-						'X-Nonce': crypto.randomBytes(16).toString('hex'),
+						'X-Copernica-ID': String(this.options.signAccountId ?? ACCOUNT.id),
+						'X-Nonce': this.options.signNonce ?? crypto.randomBytes(16).toString('hex'),
 						Digest: body.digest,
 					});
 					const signed = [
@@ -906,6 +1019,14 @@ function decodeSegment(segment) {
 
 function delay(ms) {
 	return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function safeDecode(text) {
+	try {
+		return decodeURIComponent(text.replace(/\+/g, ' '));
+	} catch {
+		return text;
+	}
 }
 
 function readBody(req, limit = 1024 * 1024) {

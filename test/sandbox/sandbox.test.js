@@ -279,8 +279,9 @@ describe('token', () => {
 		expect(sb.counts().created).toBe(0);
 		const identity = await (await api(sb, '/v3/identity')).json();
 		expect(identity).toMatchObject({ id: expect.any(Number), name: expect.any(String), company: expect.any(String), customer: expect.any(Object), license: expect.any(Object) });
-		// v4 with a bearer token, and with a JWT from the token exchange
-		expect((await fetch(`${sb.url}/v4/identity`, { headers: { Authorization: `Bearer ${sb.token}` } })).status).toBe(200);
+		// v4 takes only a JWT from the token exchange, never the access token itself
+		expect((await fetch(`${sb.url}/v4/identity`, { headers: { Authorization: `Bearer ${sb.token}` } })).status).toBe(401);
+		expect((await fetch(`${sb.url}/v4/identity?access_token=${sb.token}`)).status).toBe(401);
 		const auth = await fetch(`${sb.url}/authenticate`, { method: 'POST', body: new URLSearchParams({ access_token: sb.token }) });
 		const { access_token: jwt } = await auth.json();
 		expect((await fetch(`${sb.url}/v4/identity`, { headers: { Authorization: `Bearer ${jwt}` } })).status).toBe(200);
@@ -291,6 +292,73 @@ describe('token', () => {
 		expect(JSON.stringify(sb.requests)).not.toContain('SECRET');
 		expect(JSON.stringify(sb.state())).not.toContain('SECRET');
 		expect(redact('/a?access_token=x&b=2&access%5Ftoken=y')).toBe('/a?b=2');
+	});
+});
+
+describe('API v4 token exchange', () => {
+	const exchange = (sandbox, init = {}) =>
+		fetch(`${sandbox.url}/authenticate`, { method: 'POST', body: new URLSearchParams({ access_token: sandbox.token }), ...init });
+	const v4 = (sandbox, path, jwt) => fetch(`${sandbox.url}/v4${path}`, { headers: { Authorization: `Bearer ${jwt}` } });
+	const claims = (jwt) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString('utf8'));
+
+	test('the JWT carries exp after the lifetime in sandbox clock, counts exchanges, answers 401 once expired', async () => {
+		sb.setOptions({ jwtLifetimeMs: 60_000 });
+		const before = sb.counts().authenticate;
+		const answer = await (await exchange(sb)).json();
+		expect(answer).toMatchObject({ access_token: expect.any(String), token_type: 'Bearer', expires_in: 60 });
+		const { iat, exp } = claims(answer.access_token);
+		expect(exp - iat).toBe(60);
+		expect(Math.abs(exp * 1000 - (sb.now() + 60_000))).toBeLessThan(2000);
+		expect(sb.counts().authenticate).toBe(before + 1);
+		expect((await v4(sb, '/identity', answer.access_token)).status).toBe(200);
+		sb.advance(61_000);
+		const expired = await v4(sb, '/identity', answer.access_token);
+		expect(expired.status).toBe(401);
+		expect(await expired.json()).toEqual({ error: { message: 'Expired access token' } });
+		const fresh = await (await exchange(sb)).json();
+		expect((await v4(sb, '/identity', fresh.access_token)).status).toBe(200);
+		sb.expireJwts();
+		expect((await v4(sb, '/identity', fresh.access_token)).status).toBe(401);
+	});
+
+	test('answer forms, the GET form when POST is refused as a method, revoked and version-restricted tokens', async () => {
+		sb.setOptions({ authenticateStyle: 'text' });
+		expect(await (await exchange(sb)).text()).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+		sb.setOptions({ authenticateStyle: 'quoted' });
+		expect(JSON.parse(await (await exchange(sb)).text())).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+		sb.setOptions({ authenticateStyle: 'json-token' });
+		expect(Object.keys(await (await exchange(sb)).json())).toEqual(['token']);
+		sb.setOptions({ authenticateStyle: 'json', authenticatePost: false });
+		expect((await exchange(sb)).status).toBe(405);
+		const viaGet = await fetch(`${sb.url}/authenticate?access_token=${encodeURIComponent(sb.token)}`);
+		expect(viaGet.status).toBe(200);
+		sb.setOptions({ authenticatePost: true, tokenRevoked: true });
+		expect(await (await exchange(sb)).json()).toEqual({ error: { message: 'Invalid access token' } });
+		expect((await api(sb, '/v3/identity')).status).toBe(400);
+		sb.setOptions({ tokenRevoked: false, tokenVersions: 'v3', restrictedTokenMessage: 'Token not valid for REST API v4' });
+		expect(await (await exchange(sb)).json()).toEqual({ error: { message: 'Token not valid for REST API v4' } });
+		expect((await api(sb, '/v3/identity')).status).toBe(200);
+		sb.setOptions({ tokenVersions: 'v4', restrictedTokenMessage: 'Token not valid for REST API v3' });
+		expect(await (await api(sb, '/v3/identity')).json()).toEqual({ error: { message: 'Token not valid for REST API v3' } });
+		expect((await exchange(sb)).status).toBe(200);
+	});
+
+	test('a v4 create answers 201 with X-location; the log says where the token travelled, never the token', async () => {
+		const { access_token: jwt } = await (await exchange(sb)).json();
+		const res = await fetch(`${sb.url}/v4/email/${encodeURIComponent('v4@example.com')}/datarequest`, {
+			method: 'POST',
+			headers: { Authorization: `Bearer ${jwt}`, 'Content-Type': 'application/json' },
+			body: JSON.stringify({}),
+		});
+		expect(res.status).toBe(201);
+		expect(res.headers.get('x-location')).toMatch(new RegExp(`^${sb.url}/v4/datarequest/\\w+$`));
+		const exchangeEntry = sb.requests.find((e) => e.kind === 'authenticate');
+		expect(exchangeEntry.tokenIn).toEqual(['body']);
+		expect(sb.requests.at(-1)).toMatchObject({ kind: 'create', version: 'v4' });
+		expect(sb.requests.at(-1).tokenIn).toBeUndefined();
+		await api(sb, '/v3/identity');
+		expect(sb.requests.at(-1).tokenIn).toEqual(['url']);
+		expect(JSON.stringify(sb.requests)).not.toContain(sb.token);
 	});
 });
 
@@ -316,6 +384,21 @@ describe('faults', () => {
 		expect((await r.json()).error.message).toContain(`${sb.url}/v3/identity?access_token=${sb.token}`);
 		expect((await api(sb, '/v3/identity')).status).toBe(200); // all used up
 		expect(sb.requests.map((e) => e.fault)).toEqual(['error', 'invalid-token', 'rate-limit', 'unavailable', 'echo-url', undefined]);
+	});
+
+	test('maxConcurrentCalls: a call above N in flight gets 429 at once (Retry-After if set), counted in load()', async () => {
+		sb.setOptions({ maxConcurrentCalls: 2, concurrencyRetryAfter: 3 });
+		sb.addFault({ match: { kind: 'identity' }, type: 'slow', delayMs: 300, times: 2 });
+		const slow = [api(sb, '/v3/identity'), api(sb, '/v3/identity')];
+		await new Promise((r) => setTimeout(r, 100)); // both are being answered now
+		const refused = await api(sb, '/v3/identity');
+		expect([refused.status, refused.headers.get('retry-after'), (await refused.json()).error.message]).toEqual([429, '3', 'Too many concurrent requests']);
+		expect((await Promise.all(slow)).map((r) => r.status)).toEqual([200, 200]);
+		expect((await api(sb, '/v3/identity')).status).toBe(200); // room again
+		expect(sb.load()).toEqual({ inFlight: 0, mostInFlight: 2, refusedOverLimit: 1, answered429: 1 });
+		expect((await control(sb, '/state')).load).toEqual(sb.load());
+		sb.reset();
+		expect(sb.load()).toMatchObject({ mostInFlight: 0, refusedOverLimit: 0 });
 	});
 
 	test('matching by method, path substring, RegExp; times and Infinity', async () => {
@@ -425,6 +508,28 @@ describe('reports', () => {
 		const signed = sig.headers.split(' ').map((h) => (h === '(request-target)' ? '(request-target): post /hook?k=1' : `${h}: ${headers[h]}`)).join('\n');
 		expect(crypto.verify('sha256', Buffer.from(signed), sb.signingKey.publicKeyPem, Buffer.from(sig.signature, 'base64'))).toBe(true);
 		expect(sb.signingKey.dnsTxt).toMatch(/^v=DKIM1; p=/);
+	});
+
+	test('signed reports: X-Copernica-ID is the account id and X-Nonce is fresh per post, unless switched to a replay or another account', async () => {
+		receiver = await startReceiver();
+		sb.setOptions({ signReports: true });
+		for (const email of ['a@example.com', 'b@example.com']) await create(sb, email, { report: `${receiver.url}/hook` });
+		await sb.waitForDeliveries(2, 5000);
+		const account = (await (await api(sb, '/v3/identity')).json()).id;
+		expect(receiver.received.map((r) => r.headers['x-copernica-id'])).toEqual([String(account), String(account)]);
+		const [first, second] = receiver.received.map((r) => r.headers['x-nonce']);
+		expect(first).not.toBe(second);
+
+		sb.reset();
+		sb.setOptions({ signReports: true, signNonce: first, signAccountId: '999' });
+		await create(sb, 'c@example.com', { report: `${receiver.url}/hook` });
+		await sb.waitForDeliveries(1, 5000);
+		const replay = receiver.received[2];
+		expect(replay.headers).toMatchObject({ 'x-nonce': first, 'x-copernica-id': '999' });
+		// still a valid signature over the headers as sent
+		const sig = Object.fromEntries([...replay.headers.signature.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+		const signed = sig.headers.split(' ').map((h) => (h === '(request-target)' ? '(request-target): post /hook' : `${h}: ${replay.headers[h]}`)).join('\n');
+		expect(crypto.verify('sha256', Buffer.from(signed), sb.signingKey.publicKeyPem, Buffer.from(sig.signature, 'base64'))).toBe(true);
 	});
 
 	test('failed deliveries are retried; an unreachable address records the error', async () => {

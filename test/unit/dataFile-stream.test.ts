@@ -31,3 +31,32 @@ describe('DataFileScanner on generated files', () => {
 		}
 	});
 });
+
+describe('DataFileScanner on escapes at every chunk boundary', () => {
+	// Runs of backslashes before quotes, inside skipped strings (entries) and captured ones (info).
+	const strings = ['\\"', '\\\\', '\\\\\\"', 'a\\\\"b', '\\\\\\\\', 'x"y', '"', '\\', 'tab\there', 'Grüße \\u00e9 \\\\"'];
+	const entry = (text: string, n: number) => ({ kind: 'message', mime: text, [`k${'\\"'.repeat(n % 3)}`]: [text, { nested: text }] });
+	const file = {
+		info: { type: 'email', id: 'a\\"b\\\\c@example.com' },
+		data: [strings.map(entry), [], [1, 'two', null, true, { x: strings }], strings],
+	};
+	const text = JSON.stringify(file);
+	const bytes = Buffer.from(text, 'utf8');
+	const expected = summarizeDataFile(parseDataFile(text), bytes.length);
+
+	it.each(Array.from({ length: 12 }, (_, i) => i + 1))('cut into chunks of %i bytes, at every offset', (size) => {
+		for (let offset = 0; offset < size; offset++) {
+			const scanner = new DataFileScanner();
+			scanner.write(bytes.subarray(0, offset));
+			for (let at = offset; at < bytes.length; at += size) scanner.write(bytes.subarray(at, at + size));
+			const { info, summary } = scanner.result();
+			expect({ offset, info, summary }).toEqual({ offset, info: file.info, summary: expected });
+		}
+	});
+
+	it('still says when the body ends inside a string', () => {
+		const scanner = new DataFileScanner();
+		scanner.write(Buffer.from(text.slice(0, text.indexOf('mime') + 12), 'utf8'));
+		expect(() => scanner.result()).toThrow('the body ends before the JSON does');
+	});
+});

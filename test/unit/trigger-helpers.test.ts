@@ -103,17 +103,16 @@ describe('readReportBody', () => {
 });
 
 describe('deliveryKey', () => {
-	const bytes = Buffer.from(json);
+	const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+	const fileSha = sha(json);
 	it('is the same for the same file and report URL parameters, in any order', () => {
-		expect(deliveryKey(bytes, { ticket: 'T-1', lang: 'nl' })).toBe(deliveryKey(Buffer.from(json), { lang: 'nl', ticket: 'T-1' }));
-		expect(deliveryKey(bytes, {})).toMatch(/^[0-9a-f]{64}$/);
+		expect(deliveryKey(fileSha, { ticket: 'T-1', lang: 'nl' })).toBe(deliveryKey(sha(json), { lang: 'nl', ticket: 'T-1' }));
+		expect(deliveryKey(fileSha, {})).toMatch(/^[0-9a-f]{64}$/);
 	});
 	it('differs for another ticket or another file', () => {
-		const key = deliveryKey(bytes, { ticket: 'T-1' });
-		expect(deliveryKey(bytes, { ticket: 'T-2' })).not.toBe(key);
-		expect(deliveryKey(Buffer.from(json.replace('a@example.com', 'b@example.com')), { ticket: 'T-1' })).not.toBe(key);
-		expect(deliveryKey(bytes, { ticket: ['T-1'] })).not.toBe(key);
-		// a parameter cannot be shifted into the file
-		expect(deliveryKey(Buffer.from(`x\n${json}`), { ticket: 'T-1' })).not.toBe(deliveryKey(bytes, { ticket: 'T-1\nx' }));
+		const key = deliveryKey(fileSha, { ticket: 'T-1' });
+		expect(deliveryKey(fileSha, { ticket: 'T-2' })).not.toBe(key);
+		expect(deliveryKey(sha(json.replace('a@example.com', 'b@example.com')), { ticket: 'T-1' })).not.toBe(key);
+		expect(deliveryKey(fileSha, { ticket: ['T-1'] })).not.toBe(key);
 	});
 });

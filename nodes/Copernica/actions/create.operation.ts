@@ -5,13 +5,16 @@ import { gdprDeadlines } from '../helpers/dates';
 import { maskReportSecret } from '../helpers/redact';
 import { extractRequestId } from '../helpers/requestId';
 import { InvalidInputError, validateEmail, validateNumericId, validateReport } from '../helpers/validation';
-import { copernicaApiRequest } from '../transport';
+import { copernicaApiRequest, readErrorBody } from '../transport';
+import { createPersonSet } from './person';
 
 export type SubjectType = 'email' | 'profile' | 'subprofile';
+/** What Subject Type may say: one data request, or "person", a set of them (actions/person.ts). */
+export type SubjectChoice = SubjectType | 'person';
 
 // Create and Wait asks for the same subject; only the report target is its own.
 const SUBJECT_OPERATIONS = ['create', 'createAndWait'];
-const SUBJECT_TYPES: SubjectType[] = ['email', 'profile', 'subprofile'];
+const SUBJECT_TYPES: SubjectChoice[] = ['email', 'profile', 'subprofile', 'person'];
 
 export const description: INodeProperties[] = [
 	{
@@ -25,12 +28,18 @@ export const description: INodeProperties[] = [
 				value: 'email',
 				description: 'Everything Copernica holds for an email address: messages sent, opens, clicks, surveys',
 			},
+			{
+				name: 'Person',
+				value: 'person',
+				description:
+					'Everything Copernica holds on the owner of an email address: finds every profile and subprofile that holds it (as Find Person does) and makes one data request for the address and one for each of them. Get of the returned ID gives one file for all of them.',
+			},
 			{ name: 'Profile', value: 'profile', description: 'Everything Copernica holds for one profile ID' },
 			{ name: 'Subprofile', value: 'subprofile', description: 'Everything Copernica holds for one subprofile ID' },
 		],
 		default: 'email',
 		description:
-			'Who the data subject is, as Copernica knows them. For a list that mixes email addresses and IDs, set it per item with an expression that gives email, profile or subprofile.',
+			'Who the data subject is, as Copernica knows them. For a list that mixes email addresses and IDs, set it per item with an expression that gives email, person, profile or subprofile.',
 	},
 	{
 		displayName: 'Data Subject',
@@ -41,7 +50,7 @@ export const description: INodeProperties[] = [
 		required: true,
 		displayOptions: { show: { operation: SUBJECT_OPERATIONS } },
 		description:
-			'The person the data request is for: their email address exactly as Copernica stores it, or the numeric profile or subprofile ID, as Subject Type says',
+			'The person the data request is for: their email address exactly as Copernica stores it (Email Address, Person), or the numeric profile or subprofile ID, as Subject Type says',
 	},
 	{
 		displayName: 'Report',
@@ -51,17 +60,18 @@ export const description: INodeProperties[] = [
 		placeholder: 'Trigger URL or email address',
 		displayOptions: { show: { operation: ['create'] } },
 		description:
-			'Where Copernica delivers the file when it is ready. A web address (the production URL of a Copernica Data Request Trigger) receives it as an HTTP POST; an email address receives it by mail. Leave empty to fetch the file later with the Get operation.',
+			'Where Copernica delivers the file when it is ready. A web address (the production URL of a Copernica Data Request Trigger) receives it as an HTTP POST; an email address receives it by mail. Leave empty to fetch the file later with the Get operation. For a Person, every file is posted on its own, with set, part and parts added to the web address so the trigger can tell them apart.',
 	},
 ];
 
 /** The data subject of an item as the parameters give it, checked before any call is made. */
-export function subjectFor(this: IExecuteFunctions, itemIndex: number): Subject {
+export function subjectFor(this: IExecuteFunctions, itemIndex: number): SubjectChosen {
 	const given = this.getNodeParameter('subjectType', itemIndex);
-	const subjectType = typeof given === 'string' ? (given.trim().toLowerCase() as SubjectType) : given;
+	const subjectType = typeof given === 'string' ? (given.trim().toLowerCase() as SubjectChoice) : given;
 	const value = this.getNodeParameter('subject', itemIndex);
 	switch (subjectType) {
 		case 'email':
+		case 'person':
 			return { subjectType, subject: validateEmail(value) };
 		case 'profile':
 			return { subjectType, subject: validateNumericId(value, 'The profile ID') };
@@ -77,6 +87,22 @@ export function subjectFor(this: IExecuteFunctions, itemIndex: number): Subject 
 export interface Subject {
 	subjectType: SubjectType;
 	subject: string;
+}
+
+/** An item's subject as the parameters give it: one data request, or a person (a set). */
+export interface SubjectChosen {
+	subjectType: SubjectChoice;
+	subject: string;
+}
+
+/** A create that Copernica answered with a status the caller said it handles (the email call absent). */
+export class CreateRefused extends Error {
+	constructor(
+		readonly statusCode: number,
+		readonly text: string,
+	) {
+		super(`Copernica answered HTTP ${statusCode}`);
+	}
 }
 
 export interface CreatedRequest extends IDataObject, Subject {
@@ -100,15 +126,18 @@ export async function createDataRequest(
 	{ subjectType, subject }: Subject,
 	report: string | undefined,
 	receivedAt?: Date,
+	/** Failed answers the caller handles: thrown as CreateRefused. */
+	acceptStatuses: number[] = [],
 ): Promise<CreatedRequest> {
 	const requestedAt = new Date();
 	// The deadline runs from when the subject's request reached the company, not from this call.
 	const requestReceivedAt = receivedAt ?? requestedAt;
 	const response = await copernicaApiRequest.call(
 		this,
-		{ method: 'POST', path: createPath(subjectType, subject), body: report ? { report } : undefined },
+		{ method: 'POST', path: createPath(subjectType, subject), body: report ? { report } : undefined, acceptStatuses },
 		itemIndex,
 	);
+	if (response.statusCode >= 400) throw new CreateRefused(response.statusCode, await readErrorBody(response.body));
 	const id = extractRequestId(response);
 	if (id === undefined) {
 		const message = 'Copernica accepted the data request but did not say its ID';
@@ -132,7 +161,7 @@ export async function createDataRequest(
 	};
 }
 
-function deadlinesOf(receivedAt: Date, timeZone: string) {
+export function deadlinesOf(receivedAt: Date, timeZone: string) {
 	const { dueBy, extendedDueBy } = gdprDeadlines(receivedAt, timeZone);
 	return { dueBy: dueBy.toISOString(), extendedDueBy: extendedDueBy.toISOString() };
 }
@@ -153,7 +182,7 @@ export function receivedAtOf(this: IExecuteFunctions, itemIndex: number): Date |
 
 /** What an item asks for, read from its parameters and checked before anything is sent. */
 export interface PreparedCreate {
-	subject: Subject;
+	subject: SubjectChosen;
 	report: string | undefined;
 	receivedAt: Date | undefined;
 }
@@ -178,5 +207,10 @@ export async function execute(
 	prepared: PreparedCreate = prepare.call(this, itemIndex, { allowHttp: false }),
 ): Promise<INodeExecutionData> {
 	const { subject, report, receivedAt } = prepared;
-	return { json: await createDataRequest.call(this, itemIndex, subject, report, receivedAt), pairedItem: { item: itemIndex } };
+	if (subject.subjectType === 'person') {
+		const set = await createPersonSet.call(this, itemIndex, subject.subject, report, receivedAt);
+		return { json: set, pairedItem: { item: itemIndex } };
+	}
+	const single = { subjectType: subject.subjectType, subject: subject.subject };
+	return { json: await createDataRequest.call(this, itemIndex, single, report, receivedAt), pairedItem: { item: itemIndex } };
 }

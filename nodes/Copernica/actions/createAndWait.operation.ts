@@ -21,11 +21,13 @@ import { NodeOperationError } from 'n8n-workflow';
 
 import { isFileOf } from '../helpers/dataFile';
 import { binaryPropertyOf, DEFAULT_RETURN_AS, fileNameFor, type ReturnAs } from '../helpers/fileParameters';
-import { fileItem, isRefusal, receiveReport, refuse } from '../intake';
+import { DEFAULT_MAX_FILE_MB, fileItem, isRefusal, receiveReport, refuse } from '../intake';
 import { newResumeCheck, RESUME_CHECK_PARAMETER, resumeCheckMatches, withQueryParameter } from '../helpers/resumeUrl';
 import { validateReport } from '../helpers/validation';
 import { allowsUnencryptedHttp } from '../transport';
-import { createDataRequest, receivedAtOf, subjectFor, type SubjectType } from './create.operation';
+import { requestSetOf } from '../helpers/requestSet';
+import { createDataRequest, receivedAtOf, subjectFor, type SubjectChoice } from './create.operation';
+import { bundleItem, checkSet, createPersonSet, executeContextOf, partStatuses, type SetPart } from './person';
 
 export const OPERATION = 'createAndWait';
 
@@ -40,14 +42,15 @@ export const description: INodeProperties[] = [
 	},
 ];
 export const DEFAULT_MAX_WAIT_HOURS = 24;
-const MAX_BODY_BYTES = 256 * 1024 * 1024;
-const SUBJECT_TYPES: SubjectType[] = ['email', 'profile', 'subprofile'];
+const SUBJECT_TYPES: SubjectChoice[] = ['email', 'profile', 'subprofile', 'person'];
 
 /** The item stored while the execution waits: what comes out at the maximum wait. */
 interface PendingRequest extends IDataObject {
 	id: string;
-	subjectType: SubjectType;
+	subjectType: SubjectChoice;
 	subject: string;
+	/** Subject Type "Person": the set's data requests (each posts its own file here). */
+	requests?: IDataObject[];
 	requestedAt: string;
 	requestReceivedAt: string;
 	dueBy: string;
@@ -85,20 +88,35 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 	);
 
 	// The report URL stays out of the output: it opens this execution.
-	const created = await createDataRequest.call(this, itemIndex, subject, report, receivedAtOf.call(this, itemIndex));
-	const { id, subjectType, requestedAt, requestReceivedAt, dueBy, extendedDueBy } = created;
+	const receivedAt = receivedAtOf.call(this, itemIndex);
 	const waitTill = waitTillOf(this, itemIndex);
-	const pending: PendingRequest = {
-		id,
-		subjectType,
-		subject: subject.subject,
-		requestedAt,
-		requestReceivedAt,
-		dueBy,
-		extendedDueBy,
-		status: 'pending',
-		waitingUntil: waitTill.toISOString(),
-	};
+	let pending: PendingRequest;
+	if (subject.subjectType === 'person') {
+		// Every part posts its file to this resume URL (with set and part added); each post is a wake-up.
+		const { report: _report, ...set } = await createPersonSet.call(this, itemIndex, subject.subject, report, receivedAt);
+		if (set.requests.length === 0) {
+			// Nothing to wait for: the answer is the empty bundle, now.
+			const empty = { key: '', ids: [], email: subject.subject };
+			const item = await bundleItem.call(this, itemIndex, empty, { status: 'available', parts: [] }, fileOutputOf(this, itemIndex, set));
+			return { ...item, pairedItem: { item: itemIndex } };
+		}
+		pending = { ...set, status: 'pending', waitingUntil: waitTill.toISOString() };
+	} else {
+		const single = { subjectType: subject.subjectType, subject: subject.subject };
+		const created = await createDataRequest.call(this, itemIndex, single, report, receivedAt);
+		const { id, subjectType, requestedAt, requestReceivedAt, dueBy, extendedDueBy } = created;
+		pending = {
+			id,
+			subjectType,
+			subject: subject.subject,
+			requestedAt,
+			requestReceivedAt,
+			dueBy,
+			extendedDueBy,
+			status: 'pending',
+			waitingUntil: waitTill.toISOString(),
+		};
+	}
 	// What n8n passes through at the maximum wait, and what webhook() reads back: see above. It
 	// holds the check value's hash only (helpers/resumeUrl.ts).
 	const stored: PendingRequest = { ...pending, resumeCheckSha256: check.sha256 };
@@ -113,7 +131,7 @@ function waitingFor(context: IWebhookFunctions): PendingRequest | undefined {
 	if (!stored || typeof stored !== 'object') return undefined;
 	const { id, subjectType, subject } = stored;
 	const text = (value: unknown) => typeof value === 'string' && value !== '';
-	if (!text(id) || !text(subject) || !SUBJECT_TYPES.includes(subjectType as SubjectType)) return undefined;
+	if (!text(id) || !text(subject) || !SUBJECT_TYPES.includes(subjectType as SubjectChoice)) return undefined;
 	return stored as unknown as PendingRequest;
 }
 
@@ -136,15 +154,19 @@ async function receive(this: IWebhookFunctions): Promise<IWebhookResponseData> {
 	if (waiting === undefined) {
 		return refuse(this, { status: 404, reason: 'This execution is not waiting for a Copernica data request file' });
 	}
+	const returnAs = this.getNodeParameter('returnAs', DEFAULT_RETURN_AS) as ReturnAs;
 	const received = await receiveReport.call(this, {
 		authenticate: (query) =>
 			resumeCheckMatches(query[RESUME_CHECK_PARAMETER], waiting.resumeCheckSha256)
 				? undefined
 				: `Missing or wrong ${RESUME_CHECK_PARAMETER}`,
-		maxBytes: MAX_BODY_BYTES,
+		maxBytes: DEFAULT_MAX_FILE_MB[returnAs === 'binary' ? 'binary' : 'json'] * 1024 * 1024,
+		returnAs,
+		fileName: fileNameFor(waiting.id),
 	});
 	if (isRefusal(received)) return refuse(this, received);
-	if (!isFileOf(received.report.file.info, waiting.subjectType, waiting.subject)) {
+	if (waiting.subjectType === 'person') return await receivePart.call(this, waiting, received.info);
+	if (!isFileOf(received.info, waiting.subjectType, waiting.subject)) {
 		// Not the person asked for: say so without echoing anyone's data.
 		return refuse(this, {
 			status: 400,
@@ -153,11 +175,50 @@ async function receive(this: IWebhookFunctions): Promise<IWebhookResponseData> {
 	}
 
 	const { status: _pending, waitingUntil: _until, resumeCheckSha256: _check, ...requested } = waiting;
-	const item = await fileItem.call(this, received, {
-		returnAs: this.getNodeParameter('returnAs', DEFAULT_RETURN_AS) as ReturnAs,
-		binaryPropertyName: binaryPropertyOf(this.getNodeParameter('binaryPropertyName', '')),
-		fileName: fileNameFor(waiting.id),
-		json: { ...requested, status: 'available', receivedAt: new Date().toISOString() },
+	const item = fileItem(received, binaryPropertyOf(this.getNodeParameter('binaryPropertyName', '')), {
+		...requested,
+		status: 'available',
+		receivedAt: new Date().toISOString(),
 	});
 	return { workflowData: [[{ ...item, pairedItem: { item: 0 } }]], webhookResponse: { received: true } };
+}
+
+/** Where a file goes in the output item, for Create and Wait in either context. */
+function fileOutputOf(context: IExecuteFunctions | IWebhookFunctions, itemIndex: number, json: IDataObject) {
+	const parameter = (name: string, fallback: string) =>
+		'getInputData' in context
+			? (context as IExecuteFunctions).getNodeParameter(name, itemIndex, fallback)
+			: (context as IWebhookFunctions).getNodeParameter(name, fallback);
+	return {
+		returnAs: parameter('returnAs', DEFAULT_RETURN_AS) as ReturnAs,
+		binaryPropertyName: binaryPropertyOf(parameter('binaryPropertyName', '')),
+		json,
+	};
+}
+
+/**
+ * A part of a person's set has been posted: a wake-up. Copernica's API (not what n8n remembers of
+ * earlier posts) says whether every part is ready; until then the post is answered 200 and the
+ * execution keeps waiting (no workflow data). Then the execution goes on with the bundle.
+ */
+async function receivePart(this: IWebhookFunctions, waiting: PendingRequest, info: { type: string; id: string | number }): Promise<IWebhookResponseData> {
+	const parts = (waiting.requests ?? []) as unknown as SetPart[];
+	if (!parts.some((part) => isFileOf(info, part.subjectType, part.subject))) {
+		return refuse(this, { status: 400, reason: 'This data request file is not one of the files this execution waits for' });
+	}
+	const set = requestSetOf(waiting.id);
+	if (set === undefined) return refuse(this, { status: 500, reason: 'The waiting item does not name its set' });
+	const context = executeContextOf(this);
+	const checked = await checkSet.call(context, set, 0);
+	if (checked.status === 'pending') {
+		const available = checked.parts.filter((part) => part.status === 'available').length;
+		return { webhookResponse: { received: true, complete: false, available, parts: checked.parts.length } };
+	}
+	const { status: _pending, waitingUntil: _until, resumeCheckSha256: _check, ...requested } = waiting;
+	const json: IDataObject = { ...requested, receivedAt: new Date().toISOString() };
+	const item =
+		checked.status === 'available'
+			? await bundleItem.call(context, 0, set, checked, fileOutputOf(this, 0, json))
+			: { json: { ...json, status: checked.status, parts: partStatuses(checked) } };
+	return { workflowData: [[{ ...item, pairedItem: { item: 0 } }]], webhookResponse: { received: true, complete: true } };
 }

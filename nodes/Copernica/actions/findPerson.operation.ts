@@ -9,7 +9,7 @@ import type {
 } from 'n8n-workflow';
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 
-import { concurrencyLimit, DEFAULT_CONCURRENCY } from '../helpers/concurrency';
+import { concurrencyLimit, DEFAULT_CONCURRENCY, runLimit } from '../helpers/concurrency';
 import {
 	collectionScanPays,
 	compareMatches,
@@ -111,7 +111,8 @@ const runs = new WeakMap<object, RunState>();
 function runStateOf(context: IExecuteFunctions): RunState {
 	let state = runs.get(context);
 	if (state === undefined) {
-		const limit = concurrencyLimit(context.getNodeParameter('options.concurrency', 0, DEFAULT_CONCURRENCY));
+		// The run's adaptive limit (the router made it): it bounds the calls in flight, not the items.
+		const limit = runLimit(context, concurrencyLimit(context.getNodeParameter('options.concurrency', 0, DEFAULT_CONCURRENCY)));
 		state = { limiter: new Limiter(limit), structures: new Map() };
 		runs.set(context, state);
 	}

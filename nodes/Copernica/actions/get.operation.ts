@@ -9,7 +9,9 @@ import { sleepUnlessCancelled } from '../helpers/sleepUnlessCancelled';
 import { backoffDelayMs, DEFAULT_RETRIES, parseRetryAfterMs, retryCount } from '../helpers/retry';
 import { binaryPropertyOf, DEFAULT_RETURN_AS, fileNameFor, fileParameters, type ReturnAs } from '../helpers/fileParameters';
 import { parseStatusAnswer, saysNotAvailable, saysNotReadyYet, type StatusAnswer } from '../helpers/responseForms';
+import { requestSetOf, setIdOf, type RequestSet } from '../helpers/requestSet';
 import { validateRequestId } from '../helpers/validation';
+import { bundleItem, checkSet, partStatuses, type CheckedSet } from './person';
 import { copernicaApiRequest, readErrorBody } from '../transport';
 
 // Create and Wait returns the file the same way when it arrives.
@@ -25,9 +27,10 @@ export const description: INodeProperties[] = [
 		type: 'string',
 		default: '',
 		required: true,
-		placeholder: 'e.g. 1234',
+		placeholder: 'e.g. 1234, or person:... for a person',
 		displayOptions: { show: { operation: ['get'] } },
-		description: 'The ID the Create operation returned',
+		description:
+			'The ID the Create operation returned. For Subject Type Person, the whole ID it returned (person:...), or several request IDs separated by commas: the answer is "pending" until every one of them is ready, then one file holding them all.',
 	},
 	{
 		displayName: 'Wait for File',
@@ -72,6 +75,8 @@ export const description: INodeProperties[] = [
 ];
 
 const READ_BACK_CHUNK_BYTES = 1024 * 1024;
+// Chunks of the download held while n8n's store writes (socket chunks: 16-64 KiB each, so <= 16 MiB).
+const READ_AHEAD_CHUNKS = 256;
 const MIME_TYPE = 'application/json';
 
 type Fetched = StatusAnswer & { file?: DataFile; text?: string; retryAfterMs?: number };
@@ -98,7 +103,7 @@ function fileFrom(this: IExecuteFunctions, text: string, itemIndex: number): Dat
 }
 
 /** What the server turned out to offer: later checks of a wait skip endpoints it does not have. */
-interface ServerForm {
+export interface ServerForm {
 	statusEndpoint?: boolean;
 	dataEndpoint?: boolean;
 }
@@ -131,7 +136,7 @@ async function fetchWithoutStatus(
 }
 
 /** One look at the request: /status where the server has it, the older forms otherwise. */
-async function check(this: IExecuteFunctions, id: string, itemIndex: number, form: ServerForm): Promise<Fetched> {
+export async function check(this: IExecuteFunctions, id: string, itemIndex: number, form: ServerForm): Promise<Fetched> {
 	if (form.statusEndpoint !== false) {
 		const call = await getText.call(this, requestPath(id, '/status'), itemIndex, [404, 405]);
 		if (call.statusCode >= 400 && saysNotAvailable(call.text)) return { status: 'not available' };
@@ -171,11 +176,15 @@ function waitOptionsOf(this: IExecuteFunctions, itemIndex: number): WaitOptions 
  * Checks until the file is there (or Copernica has none), sleeping between checks as
  * helpers/backoff.ts plans; stops at the maximum wait, or when the execution is cancelled.
  */
-async function waitForFile(this: IExecuteFunctions, id: string, itemIndex: number, wait: WaitOptions): Promise<Waited> {
+async function waitForFile<T extends { status: string; retryAfterMs?: number }>(
+	context: IExecuteFunctions,
+	wait: WaitOptions,
+	checkOnce: (form: ServerForm) => Promise<T>,
+): Promise<T & { checks: number; waitedMs: number; timedOut: boolean }> {
 	const form: ServerForm = {};
 	const started = Date.now();
 	for (let checks = 1; ; checks++) {
-		const fetched = await check.call(this, id, itemIndex, form);
+		const fetched = await checkOnce(form);
 		const elapsedMs = Date.now() - started;
 		const done = { ...fetched, checks, waitedMs: elapsedMs };
 		if (fetched.status !== 'pending') return { ...done, timedOut: false };
@@ -183,9 +192,9 @@ async function waitForFile(this: IExecuteFunctions, id: string, itemIndex: numbe
 			{ checks, elapsedMs, maxWaitMs: wait.maxWaitMs, retryAfterMs: fetched.retryAfterMs },
 			wait.policy,
 		);
-		if (delay === undefined || cancelled(this)) return { ...done, timedOut: true };
-		await sleepUnlessCancelled(delay, this.getExecutionCancelSignal?.());
-		if (cancelled(this)) return { ...done, waitedMs: Date.now() - started, timedOut: true };
+		if (delay === undefined || cancelled(context)) return { ...done, timedOut: true };
+		await sleepUnlessCancelled(delay, context.getExecutionCancelSignal?.());
+		if (cancelled(context)) return { ...done, waitedMs: Date.now() - started, timedOut: true };
 	}
 }
 
@@ -193,12 +202,16 @@ const cancelled = (context: IExecuteFunctions) => context.getExecutionCancelSign
 
 
 export async function execute(this: IExecuteFunctions, itemIndex: number): Promise<INodeExecutionData> {
-	const id = validateRequestId(this.getNodeParameter('requestId', itemIndex));
+	const given = this.getNodeParameter('requestId', itemIndex);
 	const returnAs = this.getNodeParameter('returnAs', itemIndex, DEFAULT_RETURN_AS) as ReturnAs;
 	const wait = waitOptionsOf.call(this, itemIndex);
+	// A set (Create with Subject Type "Person", or a list of IDs): all its parts as one bundle.
+	const set = requestSetOf(given);
+	if (set !== undefined) return await getSet.call(this, itemIndex, set, returnAs, wait);
+	const id = validateRequestId(given);
 
 	const fetched: Waited = wait
-		? await waitForFile.call(this, id, itemIndex, wait)
+		? await waitForFile<Fetched>(this, wait, async (form) => await check.call(this, id, itemIndex, form))
 		: await check.call(this, id, itemIndex, {});
 
 	const pairedItem = { item: itemIndex };
@@ -260,14 +273,56 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 	};
 }
 
+/** Get of a set: `pending` (with each part's status) until every part is available, then the bundle. */
+async function getSet(
+	this: IExecuteFunctions,
+	itemIndex: number,
+	set: RequestSet,
+	returnAs: ReturnAs,
+	wait: WaitOptions | undefined,
+): Promise<INodeExecutionData> {
+	const id = setIdOrList(set);
+	const checked: CheckedSet & { checks?: number; waitedMs?: number; timedOut?: boolean } = wait
+		? await waitForFile<CheckedSet>(this, wait, async (form) => await checkSet.call(this, set, itemIndex, form))
+		: await checkSet.call(this, set, itemIndex);
+	const pairedItem = { item: itemIndex };
+	if (checked.status !== 'available') {
+		if (wait && checked.timedOut && wait.onTimeout === 'error') {
+			const ready = checked.parts.filter((part) => part.status === 'available').length;
+			throw new NodeOperationError(this.getNode(), `The set's files were not all ready within ${wait.maxWaitMs / 1000} seconds`, {
+				itemIndex,
+				description: `${ready} of ${checked.parts.length} are (checked ${checked.checks} times). Run Get again later, or raise "Stop Checking After".`,
+			});
+		}
+		if (checked.status === 'not available' && this.getNodeParameter('options.failIfNotAvailable', itemIndex, false) === true) {
+			const gone = checked.parts.filter((part) => part.status === 'not available').map((part) => part.id);
+			throw new NodeOperationError(this.getNode(), `Copernica has no file for ${gone.join(', ')} of this set: unknown, or expired`, {
+				itemIndex,
+				description: 'Create the data requests again.',
+			});
+		}
+		return { json: { id, status: checked.status, parts: partStatuses(checked), ...waitSummary(checked) }, pairedItem };
+	}
+	const item = await bundleItem.call(this, itemIndex, set, checked, {
+		returnAs,
+		binaryPropertyName: binaryPropertyOf(this.getNodeParameter('binaryPropertyName', itemIndex, '')),
+		json: { id },
+	});
+	Object.assign(item.json, waitSummary(checked));
+	return { ...item, pairedItem };
+}
+
+/** The set as Get's output names it: the set id, or the list of ids it was given. */
+const setIdOrList = (set: RequestSet) => (set.key ? setIdOf(set) : set.ids.join(','));
+
 /** How long Get waited and how many checks (API calls) that took; nothing when it did not wait. */
-function waitSummary(fetched: Waited): IDataObject {
+function waitSummary(fetched: { checks?: number; waitedMs?: number }): IDataObject {
 	if (fetched.checks === undefined) return {};
 	return { checks: fetched.checks, waitedSeconds: Math.round((fetched.waitedMs ?? 0) / 100) / 10 };
 }
 
 /** The file as text from /data, falling back to the bare form; undefined if it is not ready after all. */
-async function downloadText(this: IExecuteFunctions, id: string, itemIndex: number): Promise<string | undefined> {
+export async function downloadText(this: IExecuteFunctions, id: string, itemIndex: number): Promise<string | undefined> {
 	const data = await getText.call(this, requestPath(id, '/data'), itemIndex, [404]);
 	if (data.statusCode < 400) return data.text;
 	const fetched = await fetchWithoutStatus.call(this, id, itemIndex);
@@ -275,7 +330,9 @@ async function downloadText(this: IExecuteFunctions, id: string, itemIndex: numb
 }
 
 /** A stream that can be watched as it passes: Node's readable.map (Node 17.4 and later). */
-type Mappable = { map?: (passOn: (chunk: Buffer) => Buffer) => unknown };
+type Mappable = {
+	map?: (passOn: (chunk: Buffer) => Buffer, options: { highWaterMark: number }) => unknown;
+};
 
 /**
  * Streams /data straight into n8n's binary data store, so a large file is never one string, and
@@ -334,23 +391,27 @@ async function downloadBinaryOnce(
 			: { binary: await this.helpers.prepareBinaryData(Buffer.from(text, 'utf8'), fileName, MIME_TYPE) };
 	}
 	const body = response.body as Mappable;
+	const scanned = typeof body.map === 'function' ? new DataFileScanner() : undefined;
 	let bytes = 0;
-	const store = async (stream: unknown, scanned?: DataFileScanner): Promise<Downloaded> => {
-		try {
-			return { binary: await this.helpers.prepareBinaryData(stream as Buffer, fileName, MIME_TYPE), scanned };
-		} catch (error) {
-			const code = (error as { code?: unknown }).code;
-			return { broken: { bytes, code: typeof code === 'string' ? code : undefined } };
-		}
-	};
-	if (typeof body.map !== 'function') return await store(response.body);
-	const scanned = new DataFileScanner();
-	const passing = body.map((chunk) => {
-		bytes += chunk.length;
-		scanned.write(chunk);
-		return chunk;
-	});
-	return await store(passing, scanned);
+	// Every chunk goes to the scanner and on, unchanged. Up to READ_AHEAD_CHUNKS are read ahead
+	// while n8n writes one to its store: map()'s default is one, so the download stood still
+	// during every file write.
+	const passing = scanned
+		? body.map?.(
+				(chunk) => {
+					bytes += chunk.length;
+					scanned.write(chunk);
+					return chunk;
+				},
+				{ highWaterMark: READ_AHEAD_CHUNKS },
+			)
+		: body;
+	try {
+		return { binary: await this.helpers.prepareBinaryData(passing as Buffer, fileName, MIME_TYPE), scanned };
+	} catch (error) {
+		const code = (error as { code?: unknown }).code;
+		return { broken: { bytes, code: typeof code === 'string' ? code : undefined } };
+	}
 }
 
 /**

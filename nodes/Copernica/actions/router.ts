@@ -1,7 +1,7 @@
 import type { IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 
-import { concurrencyLimit, DEFAULT_CONCURRENCY, mapInOrder } from '../helpers/concurrency';
+import { concurrencyLimit, DEFAULT_CONCURRENCY, mapInOrder, runLimit } from '../helpers/concurrency';
 import { InvalidInputError } from '../helpers/validation';
 import { allowsUnencryptedHttp } from '../transport';
 import * as create from './create.operation';
@@ -47,7 +47,8 @@ function itemError(context: IExecuteFunctions, caught: unknown, itemIndex: numbe
 }
 
 /**
- * Runs the chosen operation once per input item, up to the "Concurrency" option at once, and
+ * Runs the chosen operation once per input item, as many at once as the adaptive limit allows (at
+ * most the "Concurrency" option), and
  * outputs the results in input order. With Continue On Fail every item gives an output item (the
  * error in place of the result), so nothing is lost or silently skipped. Without it:
  * - bad input fails the node before anything is sent, so a batch with one bad item creates
@@ -90,9 +91,10 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 		}
 	});
 	const done: Array<INodeExecutionData | INodeExecutionData[] | undefined> = [];
-	const concurrency = concurrencyLimit(this.getNodeParameter('options.concurrency', 0, DEFAULT_CONCURRENCY));
+	// Adapts to Copernica's answers, up to the user's Concurrency (helpers/concurrency.ts).
+	const limit = runLimit(this, concurrencyLimit(this.getNodeParameter('options.concurrency', 0, DEFAULT_CONCURRENCY)));
 	try {
-		const output = await mapInOrder(items.length, concurrency, async (itemIndex): Promise<INodeExecutionData | INodeExecutionData[]> => {
+		const output = await mapInOrder(items.length, limit, async (itemIndex): Promise<INodeExecutionData | INodeExecutionData[]> => {
 			try {
 				const ready = prepared[itemIndex];
 				if (ready !== undefined && 'error' in ready) throw ready.error;

@@ -81,6 +81,7 @@ export class DataFileScanner {
 	private readonly stack: Frame[] = [];
 	private inString = false;
 	private escaped = false;
+	private skipDepth = 0; // > 0: inside a container nobody counts, this many brackets deep
 	private captured: number[] | undefined; // bytes of a key or info value being read
 	private capturingKey = false;
 	private literal: string | undefined; // a number, true, false or null being read
@@ -110,37 +111,27 @@ export class DataFileScanner {
 
 	private scan(chunk: Uint8Array): void {
 		this.bytes += chunk.length;
-		// Where the next quote and backslash of this chunk are (-1: none left; -2: not looked yet).
-		// Kept between stops, so that a string with many escapes is searched once, not once per escape.
-		let quoteAt = -2;
-		let backslashAt = -2;
 		for (let i = 0; i < chunk.length; i++) {
-			const byte = chunk[i];
+			if (this.skipDepth > 0) {
+				const end = this.skipContainer(chunk, i);
+				if (end === -1) break;
+				i = end;
+				this.stack.pop();
+				continue;
+			}
 			if (this.inString) {
-				if (this.captured === undefined && !this.escaped) {
-					// Fast path through long strings (MIME messages) that nobody needs: from escape to
-					// escape (each skips the backslash and the character after it) to the closing quote.
-					let end = -1;
-					for (;;) {
-						if (quoteAt !== -1 && quoteAt < i) quoteAt = chunk.indexOf(QUOTE, i);
-						if (backslashAt !== -1 && backslashAt < i) backslashAt = chunk.indexOf(BACKSLASH, i);
-						if (backslashAt === -1 || (quoteAt !== -1 && quoteAt < backslashAt)) {
-							end = quoteAt;
-							break;
-						}
-						i = backslashAt + 2;
-						if (i > chunk.length) {
-							// The chunk ends with the backslash: the next one starts with the escaped character.
-							this.escaped = true;
-							break;
-						}
-					}
+				if (this.captured === undefined) {
+					// Strings nobody needs (MIME messages, keys of entries) are skipped to their end.
+					const end = this.skipString(chunk, i);
 					if (end === -1) break;
 					i = end;
+					this.endString();
+					continue;
 				}
 				this.readStringByte(chunk[i]);
 				continue;
 			}
+			const byte = chunk[i];
 			if (this.literal !== undefined) {
 				if (!isLiteralEnd(byte)) {
 					this.literal += String.fromCharCode(byte);
@@ -149,6 +140,51 @@ export class DataFileScanner {
 				this.endLiteral();
 			}
 			this.readStructureByte(byte);
+		}
+	}
+
+	/**
+	 * Inside a container whose contents nobody counts (the fields of an entry), only strings and
+	 * brackets matter: skips to the bracket that closes it and returns its index, or -1 when the
+	 * chunk ends first (skipDepth and inString carry over to the next chunk).
+	 */
+	private skipContainer(chunk: Uint8Array, from: number): number {
+		for (let i = from; i < chunk.length; i++) {
+			if (this.inString) {
+				const end = this.skipString(chunk, i);
+				if (end === -1) return -1;
+				this.inString = false;
+				i = end;
+				continue;
+			}
+			const byte = chunk[i];
+			if (byte === QUOTE) this.inString = true;
+			else if (byte === 0x7b || byte === 0x5b) this.skipDepth++;
+			else if ((byte === 0x7d || byte === 0x5d) && --this.skipDepth === 0) return i;
+		}
+		return -1;
+	}
+
+	/**
+	 * Where the string being read ends in this chunk (its closing quote), or -1 when the chunk ends
+	 * first. Only quotes are searched for: a quote is escaped when an odd run of backslashes stands
+	 * right before it, so the many escapes of a MIME text (\r\n, \") cost nothing until a quote.
+	 */
+	private skipString(chunk: Uint8Array, from: number): number {
+		let start = from;
+		if (this.escaped) {
+			// The previous chunk ended with a backslash: this chunk's first byte is the escaped one.
+			this.escaped = false;
+			start++;
+		}
+		for (let at = start; ; ) {
+			const quote = nextQuote(chunk, at);
+			if (quote === -1) {
+				this.escaped = backslashesBefore(chunk, start, chunk.length) % 2 === 1;
+				return -1;
+			}
+			if (backslashesBefore(chunk, start, quote) % 2 === 0) return quote;
+			at = quote + 1;
 		}
 	}
 
@@ -241,6 +277,7 @@ export class DataFileScanner {
 				const isObject = byte === 0x7b;
 				const role = this.valueStarts(true, isObject);
 				this.stack.push({ isObject, role, key: undefined, awaitingKey: isObject });
+				if (role === 'other') this.skipDepth = 1;
 				return;
 			}
 			case 0x7d: // }
@@ -274,6 +311,20 @@ export class DataFileScanner {
 				this.literal = String.fromCharCode(byte);
 		}
 	}
+}
+
+/** The next quote from `from` on, or -1: short strings by a plain loop, long ones by indexOf. */
+function nextQuote(chunk: Uint8Array, from: number): number {
+	const near = Math.min(chunk.length, from + 32);
+	for (let i = from; i < near; i++) if (chunk[i] === QUOTE) return i;
+	return near === chunk.length ? -1 : chunk.indexOf(QUOTE, near);
+}
+
+/** How many backslashes stand right before `end`, not looking before `start`. */
+function backslashesBefore(chunk: Uint8Array, start: number, end: number): number {
+	let i = end;
+	while (i > start && chunk[i - 1] === BACKSLASH) i--;
+	return end - i;
 }
 
 function isLiteralEnd(byte: number): boolean {

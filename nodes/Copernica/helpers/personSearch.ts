@@ -244,18 +244,29 @@ export class Limiter {
 	private running = 0;
 	private readonly queue: Array<() => void> = [];
 
-	constructor(private readonly limit: number) {}
+	/** A fixed limit, or one that changes (the run's adaptive limit: its `current`). */
+	constructor(private readonly limit: number | { readonly current: number }) {}
+
+	private get allowed(): number {
+		return typeof this.limit === 'number' ? this.limit : this.limit.current;
+	}
 
 	async run<T>(task: () => Promise<T>): Promise<T> {
-		if (this.running < this.limit) this.running++;
+		if (this.running < this.allowed) this.running++;
 		// Full: wait until a finishing task hands its place over (so no newcomer can take it meanwhile).
 		else await new Promise<void>((resolve) => this.queue.push(resolve));
 		try {
 			return await task();
 		} finally {
-			const next = this.queue.shift();
+			// A limit that went down meanwhile takes the place back instead of handing it over.
+			const next = this.running <= this.allowed ? this.queue.shift() : undefined;
 			if (next) next();
 			else this.running--;
+			// A limit that went up lets more of the queue start.
+			while (this.queue.length > 0 && this.running < this.allowed) {
+				this.running++;
+				this.queue.shift()?.();
+			}
 		}
 	}
 }

@@ -14,22 +14,31 @@ export function secretMatches(given: unknown, expected: string): boolean {
 }
 
 /**
- * Checks a `Digest: SHA-256=<base64>` header (RFC 3230; several algorithms may be listed) against
- * the body. Returns undefined when the header names no SHA-256 digest (nothing to check), true
- * or false otherwise.
+ * The SHA-256 digest a `Digest: SHA-256=<base64>` header (RFC 3230; several algorithms may be
+ * listed) declares, or undefined when it names none.
  */
-export function digestMatches(digestHeader: string | undefined, body: Uint8Array): boolean | undefined {
-	if (!digestHeader) return undefined;
-	const sha256 = digestHeader
+export function declaredSha256(digestHeader: string | undefined): Buffer | undefined {
+	const sha256 = (digestHeader ?? '')
 		.split(',')
 		.map((part) => part.trim())
 		.find((part) => /^sha-256=/i.test(part));
-	if (!sha256) return undefined;
-	const given = Buffer.from(sha256.slice('sha-256='.length), 'base64');
-	const actual = createHash('sha256').update(body).digest();
-	return given.length === actual.length && timingSafeEqual(given, actual);
+	return sha256 === undefined ? undefined : Buffer.from(sha256.slice('sha-256='.length), 'base64');
 }
 
+/** Whether a declared digest is the body's SHA-256 (both as bytes), in constant time. */
+export function sha256Equal(declared: Buffer, actual: Buffer): boolean {
+	return declared.length === actual.length && timingSafeEqual(declared, actual);
+}
+
+/**
+ * Checks a Digest header against the body. Returns undefined when the header names no SHA-256
+ * digest (nothing to check), true or false otherwise.
+ */
+export function digestMatches(digestHeader: string | undefined, body: Uint8Array): boolean | undefined {
+	const declared = declaredSha256(digestHeader);
+	if (declared === undefined) return undefined;
+	return sha256Equal(declared, createHash('sha256').update(body).digest());
+}
 
 export const MIN_SECRET_LENGTH = 24;
 // Words of the values that examples, docs and tutorials tell people to replace: anyone can guess those.

@@ -15,7 +15,10 @@ import type {
 } from 'n8n-workflow';
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 
-import { normalizeBaseUrl } from '../helpers/baseUrl';
+import { apiVersionOf, baseUrlVersionConflict, normalizeBaseUrl, versionedPath } from '../helpers/baseUrl';
+import { jwtNeedsRenewal } from '../helpers/jwt';
+import { takeExchangeFailure, type ExchangeFailure } from './exchange';
+import { runLimitIfAny } from '../helpers/concurrency';
 import { describeConnectionFailure, describeHttpFailure, type FailureText } from '../helpers/failure';
 import { redactSecrets } from '../helpers/redact';
 import { sleepUnlessCancelled } from '../helpers/sleepUnlessCancelled';
@@ -37,7 +40,7 @@ const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
 export interface CopernicaRequest {
 	method: IHttpRequestMethods;
-	/** Path below the base URL, already percent-encoded, e.g. `/v3/datarequest/12/status`. */
+	/** Path below the base URL, already percent-encoded, written for v3 (`/v3/datarequest/12/status`): sent under /v4 with API v4. */
 	path: string;
 	body?: IDataObject;
 	/** `stream` for file downloads, so that large files are never held as one string. */
@@ -61,21 +64,33 @@ export interface CopernicaResponse {
  * in n8n, and the request helper would read it once more per call unless it is handed over.
  * Keyed by the execution context, which n8n makes once per node run and shares by all its items
  * (n8n's own request helper reads the credential without an item index too).
+ * With API v4 the run also shares its JWT: n8n writes a renewed one into this same object.
  */
-const credentialsPerRun = new WeakMap<object, Promise<ICredentialsDecrypted>>();
-function credentialsOf(context: IExecuteFunctions, itemIndex: number): Promise<ICredentialsDecrypted> {
-	let credentials = credentialsPerRun.get(context);
-	if (credentials === undefined) {
+interface RunCredentials {
+	credentials: Promise<ICredentialsDecrypted>;
+	/** The call that is exchanging the token for a JWT right now; the others wait for it. */
+	renewal?: Promise<unknown>;
+	/** Copernica refused the token in this run: every later call fails with that, without asking again. */
+	refused?: ExchangeFailure;
+}
+const credentialsPerRun = new WeakMap<object, RunCredentials>();
+function runCredentialsOf(context: IExecuteFunctions, itemIndex: number): RunCredentials {
+	let run = credentialsPerRun.get(context);
+	if (run === undefined) {
 		const stored = context.getNode().credentials?.[CREDENTIAL_TYPE];
-		credentials = context.getCredentials(CREDENTIAL_TYPE, itemIndex).then((data) => ({
+		const credentials = context.getCredentials(CREDENTIAL_TYPE, itemIndex).then((data) => ({
 			id: stored?.id ?? '',
 			name: stored?.name ?? '',
 			type: CREDENTIAL_TYPE,
 			data,
 		}));
-		credentialsPerRun.set(context, credentials);
+		run = { credentials };
+		credentialsPerRun.set(context, run);
 	}
-	return credentials;
+	return run;
+}
+function credentialsOf(context: IExecuteFunctions, itemIndex: number): Promise<ICredentialsDecrypted> {
+	return runCredentialsOf(context, itemIndex).credentials;
 }
 
 /** The credential's "Allow Unencrypted HTTP": plain http:// beyond this machine. */
@@ -88,8 +103,14 @@ export async function copernicaApiRequest(
 	request: CopernicaRequest,
 	itemIndex: number,
 ): Promise<CopernicaResponse> {
-	const credentialsDecrypted = await credentialsOf(this, itemIndex);
-	const credentials = credentialsDecrypted.data ?? {};
+	const run = runCredentialsOf(this, itemIndex);
+	const credentialsDecrypted = await run.credentials;
+	const credentials = (credentialsDecrypted.data ??= {});
+	const version = apiVersionOf(credentials);
+	const conflict = baseUrlVersionConflict(credentials.baseUrl, version);
+	if (conflict !== undefined) {
+		throw new NodeOperationError(this.getNode(), conflict, { itemIndex, description: 'Nothing was sent.' });
+	}
 	const baseUrl = normalizeBaseUrl(credentials.baseUrl);
 	if (/^http:/i.test(baseUrl) && credentials.allowUnencryptedHttp !== true && !isLoopbackHost(hostnameOf(baseUrl))) {
 		throw new NodeOperationError(this.getNode(), `The credential's Base URL ${baseUrl} uses http://`, {
@@ -97,8 +118,9 @@ export async function copernicaApiRequest(
 			description: `Nothing was sent: the access token and ${UNENCRYPTED_HINT}.`,
 		});
 	}
-	const secrets = [credentials.accessToken as string | undefined];
 	const fail = (text: FailureText, httpCode?: string) => {
+		// Read at the time of failing: the JWT may have been renewed during the call.
+		const secrets = [credentials.accessToken as string | undefined, credentials.expirable as string | undefined];
 		const message = redactSecrets(text.message, secrets);
 		const description = redactSecrets(text.description, secrets);
 		// A plain object, not the HTTP client's error: that one holds the request URL and token.
@@ -110,13 +132,46 @@ export async function copernicaApiRequest(
 		});
 	};
 
+	/**
+	 * API v4: the JWT this call will go with. Empties it (so that n8n exchanges the token during
+	 * this call) when it is about to run out or is `stale` (the one a call was refused with); then
+	 * this call is the run's one renewal, and the others wait for it and use the new JWT.
+	 * Returns the function that ends the renewal, or undefined when this call does not renew.
+	 */
+	const prepareJwt = async (stale: unknown): Promise<(() => void) | undefined> => {
+		for (;;) {
+			if (run.refused) throw run.refused;
+			if (run.renewal === undefined) break;
+			await run.renewal;
+		}
+		const expired = stale !== undefined ? credentials.expirable === stale : jwtNeedsRenewal(credentials.expirable, Date.now());
+		if (!expired && credentials.expirable !== '') return undefined;
+		credentials.expirable = '';
+		let end!: () => void;
+		run.renewal = new Promise<void>((resolve) => (end = resolve));
+		return () => {
+			run.renewal = undefined;
+			end();
+		};
+	};
+
+	// Every answer teaches the run's adaptive limit (helpers/concurrency.ts): its time, or a refusal.
+	const limit = runLimitIfAny(this);
 	/** One attempt: the answer to return, or what went wrong. */
-	const attempt = async (): Promise<CopernicaResponse | { fault: Fault; text: FailureText }> => {
+	const attempt = async (): Promise<CopernicaResponse | { fault: Fault; text: FailureText; sentWith?: unknown }> => {
 		let response: IN8nHttpFullResponse;
+		let endRenewal: (() => void) | undefined;
+		try {
+			if (version === 'v4') endRenewal = await prepareJwt(staleJwt);
+		} catch (refused) {
+			return { fault: { statusCode: 401 }, text: refused as ExchangeFailure };
+		}
+		const sentAt = Date.now();
+		limit?.sent();
 		try {
 			response = (await this.helpers.httpRequestWithAuthentication.call(this, CREDENTIAL_TYPE, {
 				method: request.method,
-				url: `${baseUrl}${request.path}`,
+				url: `${baseUrl}${versionedPath(request.path, version)}`,
 				body: request.body,
 				json: request.body !== undefined,
 				encoding: request.encoding ?? 'text',
@@ -126,10 +181,22 @@ export async function copernicaApiRequest(
 				timeout: timeoutSeconds(this, itemIndex) * 1000,
 			}, { credentialsDecrypted })) as IN8nHttpFullResponse;
 		} catch (error) {
+			limit?.failed();
+			const exchange = takeExchangeFailure(credentials);
+			if (exchange) {
+				if (exchange.refused) run.refused = exchange;
+				// The call itself was never sent: a failed exchange that may pass is tried again like a refused connection.
+				return { fault: exchange.refused ? { statusCode: 401 } : { connectionCode: 'ECONNREFUSED' }, text: exchange };
+			}
 			const connectionCode = connectionErrorCode(error);
 			return { fault: { connectionCode }, text: describeConnectionFailure(connectionCode, hostOf(baseUrl)) };
+		} finally {
+			endRenewal?.();
 		}
+		const sentWith = credentials.expirable;
 		const { statusCode } = response;
+		if (statusCode === 429 || statusCode === 503) limit?.refused();
+		else limit?.answered(Date.now() - sentAt);
 		if (statusCode < 400 || request.acceptStatuses?.includes(statusCode)) {
 			return { statusCode, headers: response.headers as Record<string, unknown>, body: response.body };
 		}
@@ -138,13 +205,20 @@ export async function copernicaApiRequest(
 		if (request.acceptError?.(body)) return { statusCode, headers: response.headers as Record<string, unknown>, body };
 		const header = response.headers['retry-after'];
 		const retryAfter = header === undefined ? undefined : String(header);
-		return { fault: { statusCode, retryAfter }, text: describeHttpFailure(statusCode, body, retryAfter) };
+		return { fault: { statusCode, retryAfter }, text: describeHttpFailure(statusCode, body, retryAfter), sentWith };
 	};
 
 	const retries = retryCount(this.getNodeParameter('options.retries', itemIndex, DEFAULT_RETRIES));
 	const cancelSignal = this.getExecutionCancelSignal?.();
+	// API v4: a 401 means the JWT ran out (or was revoked) before its `exp`; it is renewed and the
+	// call sent again, once per call (a 401 is an answer before anything was done, also for a create).
+	let staleJwt: unknown;
 	for (let tries = 1; ; tries++) {
-		const outcome = await attempt();
+		let outcome = await attempt();
+		if ('fault' in outcome && version === 'v4' && staleJwt === undefined && 'statusCode' in outcome.fault && outcome.fault.statusCode === 401 && outcome.sentWith !== undefined) {
+			staleJwt = outcome.sentWith;
+			outcome = await attempt();
+		}
 		if (!('fault' in outcome)) return outcome;
 		const { fault, text } = outcome;
 		const delay = tries <= retries && isRetryable(request.method, fault) ? retryDelayMs(tries, fault) : undefined;
