@@ -1,5 +1,7 @@
 import type {
 	IAuthenticate,
+	IAuthenticateRuleResponseCode,
+	IAuthenticateRuleResponseSuccessBody,
 	ICredentialDataDecryptedObject,
 	ICredentialTestRequest,
 	ICredentialType,
@@ -125,15 +127,33 @@ export class CopernicaApi implements ICredentialType {
 		return { ...settled, headers: { ...(requestOptions.headers ?? {}), Authorization: `Bearer ${String(credentials.expirable ?? '')}` } };
 	};
 
-	// n8n reports a failed test by HTTP status text only ("Bad Request"), so the answer is read
+	// v3: n8n reports a failed test by HTTP status text only ("Bad Request"), so the answer is read
 	// as it is and the rules below turn Copernica's own words into the test's message.
+	// v4: the answer must fail as an HTTP error instead, because n8n renews an expired stored JWT
+	// only after a request threw 401 (a Test does not exchange when a JWT is stored); a failed
+	// exchange shows the exchange's own words, with Copernica's message.
 	test: ICredentialTestRequest = {
 		request: {
 			baseURL: '={{ $credentials.baseUrl }}',
 			url: '/v3/identity',
-			ignoreHttpStatusErrors: true,
+			ignoreHttpStatusErrors: '={{ $credentials.apiVersion === "v3" }}' as unknown as boolean,
 		},
-		rules: [
+		// n8n reads both kinds of rule; its type takes a list of one kind only.
+		rules: ([
+			{
+				type: 'responseCode',
+				properties: {
+					value: 401,
+					message: 'Copernica refused the JWT it had just given for API v4 (HTTP 401). Test again; if it stays so, set API Version to v3.',
+				},
+			},
+			{
+				type: 'responseCode',
+				properties: {
+					value: 404,
+					message: 'The Base URL did not answer as Copernica\'s REST API v4 (GET /v4/identity: HTTP 404). Check the Base URL.',
+				},
+			},
 			{
 				type: 'responseSuccessBody',
 				properties: {
@@ -152,6 +172,6 @@ export class CopernicaApi implements ICredentialType {
 						'The Base URL did not answer as Copernica\'s REST API (GET /identity of the chosen API Version gave no account identity). Check the Base URL.',
 				},
 			},
-		],
+		] as Array<IAuthenticateRuleResponseCode | IAuthenticateRuleResponseSuccessBody>) as IAuthenticateRuleResponseSuccessBody[],
 	};
 }

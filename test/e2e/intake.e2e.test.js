@@ -141,7 +141,7 @@ describe.each([[1], [2]])('n8n %i.x', (major) => {
 			packageTarball: tarball,
 			// N8N_PAYLOAD_SIZE_MAX is left at n8n's default (16 MB) on purpose.
 			binaryDataMode: 'filesystem',
-			credentials: [{ id: CREDENTIAL_ID, name: 'Copernica (sandbox)', type: 'copernicaApi', data: { accessToken: TOKEN, baseUrl: sandbox.url } }],
+			credentials: [{ id: CREDENTIAL_ID, name: 'Copernica (sandbox)', type: 'copernicaApi', data: { apiVersion: 'v3', accessToken: TOKEN, baseUrl: sandbox.url } }],
 		});
 		expect(n8n.env.N8N_PAYLOAD_SIZE_MAX).toBeUndefined();
 		const lookup = `${sandbox.url}/__sandbox/dns`;

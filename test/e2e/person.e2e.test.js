@@ -92,7 +92,7 @@ describe.each([[1], [2]])('n8n %i.x', (major) => {
 		n8n = await startN8n({
 			major,
 			packageTarball: tarball,
-			credentials: [{ id: CREDENTIAL_ID, name: 'Copernica (sandbox)', type: 'copernicaApi', data: { accessToken: TOKEN, baseUrl: sandbox.url } }],
+			credentials: [{ id: CREDENTIAL_ID, name: 'Copernica (sandbox)', type: 'copernicaApi', data: { apiVersion: 'v3', accessToken: TOKEN, baseUrl: sandbox.url } }],
 		});
 		const webhookId = crypto.randomUUID();
 		const workflow = {

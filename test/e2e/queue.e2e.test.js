@@ -133,8 +133,8 @@ describe.each(MAJORS.map((major) => [major]))('n8n %i.x in queue mode', (major) 
 		cluster = await startCluster({
 			major,
 			packageTarball: tarball,
-			// API v4 (the credential's default): the token is exchanged for a JWT that n8n stores with
-			// the credential, so every worker uses and renews the same one.
+			// API v4 (the credential's default), not v3 as the other sandbox suites: in queue mode the
+			// JWT n8n stores with the credential is shared by every worker, which only this suite shows.
 			credentials: [{ id: CREDENTIAL_ID, name: 'Copernica (sandbox)', type: 'copernicaApi', data: { accessToken: TOKEN, baseUrl: sandbox.url, authenticationUrl: `${sandbox.url}/authenticate` } }],
 		});
 		main = cluster.main;

@@ -144,8 +144,12 @@ describe.each([[1], [2]])('n8n %i.x', (major) => {
 	});
 
 	it('the credential Test works on both versions, and names the version on failure', async () => {
+		// The stored JWT was made to expire by the test before: Test renews it after the 401.
 		expect(await n8n.testCredential(V4)).toMatchObject({ status: 'OK' });
-		expect(sandbox.requests.map((r) => `${r.kind} ${r.version ?? ''} ${r.status}`.replace('  ', ' '))).toEqual(['authenticate 200', 'identity v4 200']);
+		expect(sandbox.requests.map((r) => `${r.kind} ${r.status}`)).toEqual(['identity 401', 'authenticate 200', 'identity 200']);
+		expect(sandbox.requests.at(-1)).toMatchObject({ kind: 'identity', version: 'v4' });
+		expect(await n8n.testCredential(V4)).toMatchObject({ status: 'OK' });
+		expect(sandbox.counts()).toMatchObject({ authenticate: 1, identity: 3 });
 		expect(await n8n.testCredential(V3)).toMatchObject({ status: 'OK' });
 		expect(sandbox.requests.at(-1)).toMatchObject({ kind: 'identity', version: 'v3', status: 200 });
 		noteJwts();
@@ -157,10 +161,11 @@ describe.each([[1], [2]])('n8n %i.x', (major) => {
 		expect(bad.message).not.toContain(BAD_TOKEN);
 
 		sandbox.setOptions({ tokenVersions: 'v3', restrictedTokenMessage: 'Token not valid for REST API v4' });
+		sandbox.expireJwts();
 		const v3only = await n8n.testCredential(V4);
 		console.log(label(`credential Test, v3-only token on v4: ${JSON.stringify(v3only)}`));
 		expect(v3only).toMatchObject({ status: 'Error' });
-		expect(v3only.message).toContain('Token not valid for REST API v4');
+		expect(v3only.message).toBe('Copernica refused the access token for API v4: Token not valid for REST API v4. If the token is restricted to REST API v3 in Copernica, set API Version to v3');
 		expect(await n8n.testCredential(V3)).toMatchObject({ status: 'OK' });
 
 		sandbox.setOptions({ tokenVersions: 'v4', restrictedTokenMessage: 'Invalid access token' });

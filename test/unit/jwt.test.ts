@@ -1,4 +1,4 @@
-import type { IHttpRequestOptions } from 'n8n-workflow';
+import type { ICredentialDataDecryptedObject, IHttpRequestOptions } from 'n8n-workflow';
 
 import { CopernicaApi } from '../../credentials/CopernicaApi.credentials';
 import { apiVersionOf, baseUrlVersionConflict, versionedPath } from '../../nodes/Copernica/helpers/baseUrl';
@@ -165,7 +165,9 @@ describe('exchangeAccessToken', () => {
 		]);
 		const refused = jest.fn().mockResolvedValue(answer(400, JSON.stringify({ error: { message: 'Invalid access token' } })));
 		const data = credentials();
-		await expect(exchangeAccessToken({ httpRequest: refused } as never, data)).rejects.toThrow('Copernica refused the access token for API v4: Invalid access token');
+		await expect(exchangeAccessToken({ httpRequest: refused } as never, data)).rejects.toThrow(
+			'Copernica refused the access token for API v4: Invalid access token. If the token is restricted to REST API v3 in Copernica, set API Version to v3',
+		);
 		expect(refused).toHaveBeenCalledTimes(1);
 		expect(takeExchangeFailure(data)).toMatchObject({ refused: true, message: 'Copernica refused the access token for API v4: Invalid access token' });
 		expect(takeExchangeFailure(data)).toBeUndefined();
@@ -173,7 +175,7 @@ describe('exchangeAccessToken', () => {
 
 	it('fails in its own words, without the token: no answer, 503, an answer without a JWT, plain http', async () => {
 		const echo = Object.assign(new Error(`connect ECONNREFUSED; data: access_token=${TOKEN}`), { code: 'ECONNREFUSED', config: { data: `access_token=${TOKEN}` } });
-		const cases: Array<[jest.Mock, Record<string, unknown>, RegExp, boolean]> = [
+		const cases: Array<[jest.Mock, ICredentialDataDecryptedObject, RegExp, boolean]> = [
 			[jest.fn().mockRejectedValue(echo), credentials(), /^Could not reach Copernica's authentication at authenticate\.example\.com: the connection was refused$/, false],
 			[jest.fn().mockResolvedValue(answer(503, `<html>${TOKEN}</html>`)), credentials(), /HTTP 503/, false],
 			[jest.fn().mockResolvedValue(answer(200, '{"ok":true}')), credentials(), /answered without a token/, true],

@@ -45,9 +45,10 @@ export async function exchangeAccessToken(
 ): Promise<string> {
 	const url = authenticationUrlOf(credentials);
 	const token = String(credentials.accessToken ?? '');
-	const exchangeError = (failure: ExchangeFailure): Error => {
+	// The thrown error is what the credential Test shows (its message only): the hint goes into it.
+	const exchangeError = (failure: ExchangeFailure, hint?: string): Error => {
 		failures.set(credentials, failure);
-		return Object.assign(new Error(failure.message), { description: failure.description });
+		return Object.assign(new Error(hint ? `${failure.message}. ${hint}` : failure.message), { description: failure.description });
 	};
 	let parsed: URL;
 	try {
@@ -96,11 +97,15 @@ export async function exchangeAccessToken(
 	const body = typeof answer.body === 'string' ? answer.body : answer.body === undefined ? '' : JSON.stringify(answer.body);
 	if (answer.statusCode >= 400) {
 		const text = describeHttpFailure(answer.statusCode, redactSecrets(body, [token]));
-		throw exchangeError({
-			refused: answer.statusCode < 500 && answer.statusCode !== 429,
-			message: `Copernica refused the access token for API v4: ${text.message}`,
-			description: `${text.description}. The token exchange at ${url} failed. If the token is restricted to REST API v3 in Copernica (Configuration, API access tokens), set API Version to v3 in the credential; otherwise copy the token again.`,
-		});
+		const refused = answer.statusCode < 500 && answer.statusCode !== 429;
+		throw exchangeError(
+			{
+				refused,
+				message: `Copernica refused the access token for API v4: ${text.message}`,
+				description: `${text.description}. The token exchange at ${url} failed. If the token is restricted to REST API v3 in Copernica (Configuration, API access tokens), set API Version to v3 in the credential; otherwise copy the token again.`,
+			},
+			refused ? 'If the token is restricted to REST API v3 in Copernica, set API Version to v3' : undefined,
+		);
 	}
 	const jwt = jwtFromExchangeAnswer(body);
 	if (jwt === undefined) {

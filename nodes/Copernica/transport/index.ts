@@ -166,6 +166,9 @@ export async function copernicaApiRequest(
 		} catch (refused) {
 			return { fault: { statusCode: 401 }, text: refused as ExchangeFailure };
 		}
+		// The JWT this call goes with: read before sending, since another call may renew meanwhile
+		// (empty: this call renews, and goes with what n8n puts there).
+		const jwtBefore = credentials.expirable;
 		const sentAt = Date.now();
 		limit?.sent();
 		try {
@@ -193,7 +196,7 @@ export async function copernicaApiRequest(
 		} finally {
 			endRenewal?.();
 		}
-		const sentWith = credentials.expirable;
+		const sentWith = jwtBefore === '' ? credentials.expirable : jwtBefore;
 		const { statusCode } = response;
 		if (statusCode === 429 || statusCode === 503) limit?.refused();
 		else limit?.answered(Date.now() - sentAt);
