@@ -7,6 +7,7 @@
 // One cluster at a time; `npx jest test/e2e/queue.e2e.test.js` (build first: the package is packed
 // from dist/). QUEUE_E2E_MAJORS=2 runs one line only.
 const crypto = require('crypto');
+const fs = require('fs');
 const path = require('path');
 
 const { packPackage, httpRequest } = require('./n8n');
@@ -132,7 +133,9 @@ describe.each(MAJORS.map((major) => [major]))('n8n %i.x in queue mode', (major) 
 		cluster = await startCluster({
 			major,
 			packageTarball: tarball,
-			credentials: [{ id: CREDENTIAL_ID, name: 'Copernica (sandbox)', type: 'copernicaApi', data: { apiVersion: 'v3', accessToken: TOKEN, baseUrl: sandbox.url } }],
+			// API v4 (the credential's default), not v3 as the other sandbox suites: in queue mode the
+			// JWT n8n stores with the credential is shared by every worker, which only this suite shows.
+			credentials: [{ id: CREDENTIAL_ID, name: 'Copernica (sandbox)', type: 'copernicaApi', data: { accessToken: TOKEN, baseUrl: sandbox.url, authenticationUrl: `${sandbox.url}/authenticate` } }],
 		});
 		main = cluster.main;
 		console.log(`n8n ${major}.x queue mode: started in ${(cluster.timings.totalMs / 1000).toFixed(1)} s ${JSON.stringify(cluster.timings)}`);
@@ -148,7 +151,9 @@ describe.each(MAJORS.map((major) => [major]))('n8n %i.x in queue mode', (major) 
 	afterAll(async () => {
 		await cluster?.stop();
 	});
+	const jwts = new Set(); // every JWT the sandbox issued, for the leak search
 	beforeEach(() => {
+		for (const jwt of sandbox._jwts.keys()) jwts.add(jwt);
 		sandbox.reset();
 		sandbox.clearFaults();
 	});
@@ -334,7 +339,6 @@ describe.each(MAJORS.map((major) => [major]))('n8n %i.x in queue mode', (major) 
 			`the same delivery later, alone, went on again: ${JSON.stringify(later)}`);
 		// No delivery is lost: in every round at least one of the two goes on.
 		for (const r of rounds) expect(r.wentOn).toBeGreaterThanOrEqual(1);
-		globalThis.__queueDedup = { ...(globalThis.__queueDedup || {}), [major]: { rounds, later } };
 	});
 
 	it('Create and Wait: started on one worker, that worker killed while waiting, the report to the webhook processor, continued on the other worker with the file', async () => {
@@ -376,21 +380,24 @@ describe.each(MAJORS.map((major) => [major]))('n8n %i.x in queue mode', (major) 
 		expect(sandbox.counts()).toMatchObject({ create: 1, status: 0, bare: 0 });
 	});
 
-	it('the access token is in no process\'s log and not in the database (pg_dump); the secret in no log and in no execution\'s data', async () => {
+	it('the access token and every JWT are in no process\'s log and not in the database (pg_dump); the secret in no log and in no execution\'s data', async () => {
 		const dump = await cluster.pgDump();
 		// The run data of every execution (what the nodes output). Each execution also keeps a copy of
 		// its workflow (execution_data."workflowData"), and the trigger's Secret is a node parameter there.
 		const runData = await cluster.queryToFile('select "executionId", data from execution_data', path.join(cluster.base, 'run-data.txt'));
 		const workflows = await cluster.queryToFile('select "executionId", "workflowData" from execution_data', path.join(cluster.base, 'workflow-data.txt'));
-		const found = { dump: await countInLargeFile(dump, [TOKEN]), runData: await countInLargeFile(runData, [TOKEN, SECRET]) };
-		for (const file of cluster.logFiles()) found[path.basename(file)] = await countInLargeFile(file, [TOKEN, SECRET]);
+		for (const jwt of sandbox._jwts.keys()) jwts.add(jwt);
+		expect(jwts.size).toBeGreaterThan(0);
+		const secrets = [TOKEN, ...jwts];
+		const found = { dump: await countInLargeFile(dump, secrets), runData: await countInLargeFile(runData, [...secrets, SECRET]) };
+		for (const file of cluster.logFiles()) found[path.basename(file)] = await countInLargeFile(file, [...secrets, SECRET]);
 		const zero = Object.fromEntries(Object.entries(found).map(([where, counts]) => [where, Object.fromEntries(Object.keys(counts).map((k) => [k, 0]))]));
 		expect(found).toEqual(zero);
 		// The searches ran over real data: the run data holds this suite's reports, the workflow copies the secret.
 		expect((await countInLargeFile(runData, ['concurrent-49@example.com']))['concurrent-49@example.com']).toBeGreaterThan(0);
 		const inWorkflowCopies = (await countInLargeFile(workflows, [SECRET]))[SECRET];
 		expect(inWorkflowCopies).toBeGreaterThan(0);
-		console.log(`n8n ${major}.x queue: token 0 in pg_dump (${(require('fs').statSync(dump).size / MB).toFixed(0)} MB) and ${cluster.logFiles().length} logs; ` +
+		console.log(`n8n ${major}.x queue: token and ${jwts.size} JWTs 0 in pg_dump (${(fs.statSync(dump).size / MB).toFixed(0)} MB) and ${cluster.logFiles().length} logs; ` +
 			`secret 0 in run data and logs, ${inWorkflowCopies} times in the executions' workflow copies`);
 	});
 });
