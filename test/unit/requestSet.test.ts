@@ -20,7 +20,7 @@ describe('set ids', () => {
 	it('makes keys that are safe in a URL and differ every time', () => {
 		const keys = new Set(Array.from({ length: 50 }, () => newSetKey()));
 		expect(keys.size).toBe(50);
-		for (const key of keys) expect(key).toMatch(/^[A-Za-z0-9_-]{12}$/);
+		for (const key of keys) expect(key).toMatch(/^[0-9a-f]{16}$/);
 	});
 
 	it('reads an empty set (nobody found)', () => {

@@ -28,8 +28,9 @@ export interface RequestSet {
 	email?: string;
 }
 
+// Hex: safe in a URL and in a file name as it is (a base64url key can end in "-", which file names drop).
 export function newSetKey(): string {
-	return randomBytes(9).toString('base64url');
+	return randomBytes(8).toString('hex');
 }
 
 export function setIdOf({ key, ids, email }: RequestSet): string {
