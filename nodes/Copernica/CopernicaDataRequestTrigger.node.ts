@@ -174,7 +174,7 @@ export class CopernicaDataRequestTrigger implements INodeType {
 			// A trigger with an unsafe secret is not activated; should one run anyway, it lets nothing in.
 			authenticate: (query) =>
 				secretProblem(secret) === undefined && secretMatches(query.secret, secret.trim()) ? undefined : 'Missing or wrong secret',
-			maxBytes: (options.maxBodySizeMb ?? DEFAULT_MAX_FILE_MB[returnAs === 'binary' ? 'binary' : 'json']) * MEGABYTE,
+			maxBytes: options.maxBodySizeMb === undefined ? undefined : options.maxBodySizeMb * MEGABYTE,
 			accountId: options.copernicaAccountId?.trim() || undefined,
 			returnAs,
 			fileName: fileNameFor(receivedAt.toISOString().replace(/\.\d+Z$/, 'Z').replace(/[:]/g, '')),

@@ -21,7 +21,7 @@ import { NodeOperationError } from 'n8n-workflow';
 
 import { isFileOf } from '../helpers/dataFile';
 import { binaryPropertyOf, DEFAULT_RETURN_AS, fileNameFor, type ReturnAs } from '../helpers/fileParameters';
-import { DEFAULT_MAX_FILE_MB, fileItem, isRefusal, receiveReport, refuse } from '../intake';
+import { fileItem, isRefusal, receiveReport, refuse } from '../intake';
 import { newResumeCheck, RESUME_CHECK_PARAMETER, resumeCheckMatches, withQueryParameter } from '../helpers/resumeUrl';
 import { validateReport } from '../helpers/validation';
 import { allowsUnencryptedHttp } from '../transport';
@@ -160,7 +160,6 @@ async function receive(this: IWebhookFunctions): Promise<IWebhookResponseData> {
 			resumeCheckMatches(query[RESUME_CHECK_PARAMETER], waiting.resumeCheckSha256)
 				? undefined
 				: `Missing or wrong ${RESUME_CHECK_PARAMETER}`,
-		maxBytes: DEFAULT_MAX_FILE_MB[returnAs === 'binary' ? 'binary' : 'json'] * 1024 * 1024,
 		returnAs,
 		fileName: fileNameFor(waiting.id),
 	});

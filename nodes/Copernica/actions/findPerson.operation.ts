@@ -9,7 +9,7 @@ import type {
 } from 'n8n-workflow';
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 
-import { concurrencyLimit, DEFAULT_CONCURRENCY, runLimit } from '../helpers/concurrency';
+import { runLimitOf } from '../helpers/concurrency';
 import {
 	collectionScanPays,
 	compareMatches,
@@ -112,7 +112,7 @@ function runStateOf(context: IExecuteFunctions): RunState {
 	let state = runs.get(context);
 	if (state === undefined) {
 		// The run's adaptive limit (the router made it): it bounds the calls in flight, not the items.
-		const limit = runLimit(context, concurrencyLimit(context.getNodeParameter('options.concurrency', 0, DEFAULT_CONCURRENCY)));
+		const limit = runLimitOf(context);
 		state = { limiter: new Limiter(limit), structures: new Map() };
 		runs.set(context, state);
 	}

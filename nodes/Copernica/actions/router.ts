@@ -1,7 +1,7 @@
 import type { IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 
-import { concurrencyLimit, DEFAULT_CONCURRENCY, mapInOrder, runLimit } from '../helpers/concurrency';
+import { mapInOrder, runLimitOf } from '../helpers/concurrency';
 import { InvalidInputError } from '../helpers/validation';
 import { allowsUnencryptedHttp } from '../transport';
 import * as create from './create.operation';
@@ -92,7 +92,7 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 	});
 	const done: Array<INodeExecutionData | INodeExecutionData[] | undefined> = [];
 	// Adapts to Copernica's answers, up to the user's Concurrency (helpers/concurrency.ts).
-	const limit = runLimit(this, concurrencyLimit(this.getNodeParameter('options.concurrency', 0, DEFAULT_CONCURRENCY)));
+	const limit = runLimitOf(this);
 	try {
 		const output = await mapInOrder(items.length, limit, async (itemIndex): Promise<INodeExecutionData | INodeExecutionData[]> => {
 			try {

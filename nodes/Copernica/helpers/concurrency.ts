@@ -1,3 +1,5 @@
+import type { IExecuteFunctions } from 'n8n-workflow';
+
 /**
  * How many items are worked on at the same time. Copernica answers each call after a network
  * round trip, so one-by-one processing spends nearly all its time waiting; calls in flight overlap
@@ -161,6 +163,11 @@ export function runLimit(context: object, maximum: number): AdaptiveLimit {
 		limitsPerRun.set(context, limit);
 	}
 	return limit;
+}
+
+/** The run's limit, up to the user's Concurrency option. */
+export function runLimitOf(context: IExecuteFunctions): AdaptiveLimit {
+	return runLimit(context, concurrencyLimit(context.getNodeParameter('options.concurrency', 0, DEFAULT_CONCURRENCY)));
 }
 
 /** The run's limit, if it has one (the trigger and webhooks have none). */

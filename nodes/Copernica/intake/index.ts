@@ -76,7 +76,8 @@ export interface SignatureRules {
 export interface IntakeRules {
 	/** Undefined when the caller may post here; otherwise why not (answered 401). */
 	authenticate(query: Record<string, unknown>): Promise<string | undefined> | string | undefined;
-	maxBytes: number;
+	/** Bytes; without it, DEFAULT_MAX_FILE_MB for the output the file goes to. */
+	maxBytes?: number;
 	/** Copernica's HTTP signature, where the node checks it. */
 	signature?: SignatureRules;
 	/** When set, the X-Copernica-ID header must be this account id. */
@@ -114,8 +115,9 @@ export async function receiveReport(this: IWebhookFunctions, rules: IntakeRules)
 	const unauthenticated = await rules.authenticate(query);
 	if (unauthenticated !== undefined) return { status: 401, reason: unauthenticated };
 
+	const maxBytes = rules.maxBytes ?? DEFAULT_MAX_FILE_MB[rules.returnAs] * MEGABYTE;
 	const declaredLength = Number(request.headers['content-length']);
-	if (declaredLength > rules.maxBytes) return tooLarge(rules.maxBytes);
+	if (declaredLength > maxBytes) return tooLarge(maxBytes);
 
 	if (rules.accountId !== undefined && (headerOf(request, 'x-copernica-id') ?? '').trim() !== rules.accountId) {
 		return { status: 401, reason: 'The X-Copernica-ID header is missing or names another Copernica account' };
@@ -125,7 +127,7 @@ export async function receiveReport(this: IWebhookFunctions, rules: IntakeRules)
 		if (problem !== undefined) return { status: 401, reason: problem };
 	}
 
-	const read = await readFile.call(this, request, rules, Number.isFinite(declaredLength) ? declaredLength : undefined);
+	const read = await readFile.call(this, request, rules, maxBytes, Number.isFinite(declaredLength) ? declaredLength : undefined);
 	if ('status' in read) return read;
 	const declared = declaredSha256(headerOf(request, 'digest'));
 	if (declared !== undefined && !sha256Equal(declared, read.bodySha256)) {
@@ -170,9 +172,10 @@ async function readFile(
 	this: IWebhookFunctions,
 	request: WebhookRequest,
 	rules: IntakeRules,
+	maxBytes: number,
 	declaredLength: number | undefined,
 ): Promise<ReadFile | Refusal> {
-	const meter = new BodyMeter(rules.maxBytes);
+	const meter = new BodyMeter(maxBytes);
 	const chunks = meter.pass(await bodyChunks(request));
 	try {
 		// A JSON body goes to the binary store as it arrives; a form (JSON in a field) is read whole.
@@ -185,7 +188,7 @@ async function readFile(
 		return await fromWholeBody.call(this, whole ? whole.result() : (request.rawBody as Buffer), whole ? undefined : request.body, meter, rules);
 	} catch (error) {
 		// (n8n's binary store may pass the reader's error on wrapped)
-		if (error instanceof BodyTooLarge || meter.bytes > rules.maxBytes) return tooLarge(rules.maxBytes);
+		if (error instanceof BodyTooLarge || meter.bytes > maxBytes) return tooLarge(maxBytes);
 		throw new NodeOperationError(this.getNode(), error as Error);
 	}
 }
