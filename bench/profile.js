@@ -7,7 +7,7 @@
  * Chrome DevTools / speedscope.
  *
  *   node bench/profile.js create [--items 1000] [--latency 0] [--concurrency 5]
- *   node bench/profile.js get [--mb 100] [--impl node|http]
+ *   node bench/profile.js get [--mb 100] [--impl node|http|probe-http|probe-file]
  *   node bench/profile.js trigger [--mb 50] [--mode binary|json]
  */
 const fs = require('fs');
@@ -51,8 +51,10 @@ async function main() {
 	const what = process.argv[2] || 'create';
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-cpuprof-'));
 	const sandbox = await startSandboxProcess({ fileSize: 2000 });
+	const impl = arg('impl', 'node');
 	const n8n = await startBenchN8n(sandbox, {
 		binaryDataMode: 'filesystem',
+		probe: impl.startsWith('probe-'),
 		env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir} --cpu-prof-interval=500` },
 	});
 	try {
@@ -74,10 +76,19 @@ async function main() {
 			const size = Number(arg('mb', 100)) * MB;
 			await sandbox.setOptions({ fileSize: size });
 			const id = await sandbox.createDataRequest('profile@example.com');
+			let localFile;
+			if (impl === 'probe-file') {
+				// The same bytes from a local file: n8n's store alone.
+				localFile = path.join(dir, 'file.json');
+				const response = await fetch(sandbox.dataUrl(id));
+				await require('stream/promises').pipeline(require('stream').Readable.fromWeb(response.body), fs.createWriteStream(localFile));
+			}
 			const node =
-				arg('impl', 'node') === 'node'
+				impl === 'node'
 					? copernicaNode('Get', { operation: 'get', requestId: id, returnAs: 'binary', binaryPropertyName: 'data' })
-					: httpRequestNode('Get', { method: 'GET', url: `${sandbox.url}/v3/datarequest/${id}/data`, file: true });
+					: impl.startsWith('probe-')
+						? { name: 'Get', type: 'n8n-nodes-bench-probe.benchStoreProbe', parameters: impl === 'probe-file' ? { source: 'file', location: localFile } : { source: 'http', location: sandbox.dataUrl(id) } }
+						: httpRequestNode('Get', { method: 'GET', url: `${sandbox.url}/v3/datarequest/${id}/data`, file: true });
 			const wf = (await n8n.api('POST', '/workflows', chain('bench: profile get', [node]))).body;
 			const { nodeMs, executionMs } = await runTimed(n8n, wf.id);
 			console.log({ nodeMs: nodeMs('Get'), executionMs });

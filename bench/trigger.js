@@ -8,13 +8,15 @@
  * stream itself (options.binaryData), and its own limit is raised to 600 MB here.
  *
  * Cases: Return File As binary (the file streams into n8n's filesystem binary store) and JSON (the
- * file's data in the item). Each case gets a fresh n8n. A case whose n8n dies is reported as such.
+ * file's data in the item); `wait-binary` and `wait-json` are the same for Create and Wait, whose
+ * execution waits and is continued by Copernica's report POST to its resume URL (the same intake;
+ * JSON is refused above 64 MB there, as the node has no size option). Each case gets a fresh n8n.
+ * A case whose n8n dies is reported as such.
  *
- *   node bench/trigger.js [--cases binary:16,binary:100,binary:500,json:16,json:100]   (after npm run build)
+ *   node bench/trigger.js [--cases binary:16,binary:100,binary:500,json:16,json:100,wait-binary:100,wait-json:16]   (after npm run build)
  */
-const { MB, TRIGGER_TYPE, log, sleep, startSandboxProcess, startBenchN8n, sampleRss, settledRss, groupCpuMs, mb, fixed, table } = require(
-	'./lib',
-);
+const { MB, TRIGGER_TYPE, log, sleep, startSandboxProcess, startBenchN8n, sampleRss, settledRss, groupCpuMs, mb, fixed, table, chain, copernicaNode } =
+	require('./lib');
 
 const SECRET = 'bench-trigger-secret-5d2c9e71';
 const WEBHOOK_IDS = { binary: 'b3c0e0a1-5c1e-4b8e-9a51-000000000b1a', json: 'b3c0e0a1-5c1e-4b8e-9a51-000000000a50' };
@@ -38,6 +40,20 @@ function triggerWorkflow(mode) {
 	};
 }
 
+/** Create and Wait for one email address: the execution waits until the report POST arrives. */
+function createAndWaitWorkflow(mode, email) {
+	const returnAs = mode === 'wait-json' ? 'json' : 'binary';
+	const parameters = { operation: 'createAndWait', subjectType: 'email', subject: email, returnAs, binaryPropertyName: 'data', options: { binaryData: true } };
+	return chain(`bench: create and wait (${returnAs})`, [copernicaNode('Create and Wait', parameters)]);
+}
+
+/** The bytes the run's output says it received, from the trigger's or Create and Wait's item. */
+function receivedBytes(mode, runData) {
+	if (!mode.startsWith('wait-')) return runData?.['Copernica file arrives']?.[0]?.data?.main?.[0]?.[0]?.json?.contentLength;
+	const item = runData?.['Create and Wait']?.[0]?.data?.main?.[0]?.[0];
+	return item?.json?.summary?.bytes ?? item?.json?.contentLength;
+}
+
 /**
  * @returns rows: { mode, sizeMb, bytes, receiveMs, totalMs, baseline, peak, growth, multiple, cpuMs, ok }
  */
@@ -55,18 +71,24 @@ async function benchTrigger({ sandbox, cases = DEFAULT_CASES, major = 2 }) {
 			},
 		});
 		try {
-			const workflow = (await n8n.api('POST', '/workflows', triggerWorkflow(mode))).body;
-			await n8n.activate(workflow.id);
-			await n8n.waitForWebhook(`webhook/${WEBHOOK_IDS[mode]}/copernica-data-request`);
+			const waits = mode.startsWith('wait-');
+			const email = `trigger-${mode}-${sizeMb}@example.com`;
+			const workflow = (await n8n.api('POST', '/workflows', waits ? createAndWaitWorkflow(mode, email) : triggerWorkflow(mode))).body;
+			if (!waits) {
+				await n8n.activate(workflow.id);
+				await n8n.waitForWebhook(`webhook/${WEBHOOK_IDS[mode]}/copernica-data-request`);
+			}
 			await sleep(5000); // let the start settle
 			await sandbox.reset();
-			await sandbox.setOptions({ fileSize: sizeMb * MB, readyAfterMs: 0, reportTimeoutMs: 300_000, reportRetries: 0 });
+			// Create and Wait's file is ready a few seconds after the create, so the execution waits first.
+			await sandbox.setOptions({ fileSize: sizeMb * MB, readyAfterMs: waits ? 3000 : 0, reportTimeoutMs: 300_000, reportRetries: 0 });
 			const report = `${n8n.baseUrl}/webhook/${WEBHOOK_IDS[mode]}/copernica-data-request?secret=${SECRET}`;
 			const baseline = await settledRss(n8n);
 			const cpu0 = groupCpuMs(n8n);
 			const sampler = sampleRss(n8n, 100);
 			const t0 = Date.now();
-			await sandbox.createDataRequest(`trigger-${mode}-${sizeMb}@example.com`, report);
+			if (waits) n8n.executeWorkflow(workflow.id, { timeoutMs: 10 * 60_000 }).catch(() => {}); // judged below, like the trigger's
+			else await sandbox.createDataRequest(email, report);
 			let execution;
 			try {
 				[execution] = await n8n.waitForExecutions(workflow.id, 1, 10 * 60_000, {
@@ -88,8 +110,7 @@ async function benchTrigger({ sandbox, cases = DEFAULT_CASES, major = 2 }) {
 			const delivery = (await sandbox.state()).deliveries[0];
 			const postStart = delivery ? new Date(delivery.time).getTime() : t0;
 			const full = await n8n.execution(execution.id);
-			const item = full.data?.resultData?.runData?.['Copernica file arrives']?.[0]?.data?.main?.[0]?.[0];
-			const bytes = item?.json?.contentLength;
+			const bytes = receivedBytes(mode, full.data?.resultData?.runData);
 			const ok = full.status === 'success' && delivery?.ok === true && bytes >= sizeMb * MB;
 			const row = {
 				mode,
@@ -118,9 +139,14 @@ async function benchTrigger({ sandbox, cases = DEFAULT_CASES, major = 2 }) {
 }
 
 function triggerTable(rows) {
-	const label = { binary: 'binary (Return File As: Binary File)', json: 'JSON (data in the item)' };
+	const label = {
+		binary: 'trigger, binary (Return File As: Binary File)',
+		json: 'trigger, JSON (data in the item)',
+		'wait-binary': 'Create and Wait, binary',
+		'wait-json': 'Create and Wait, JSON',
+	};
 	return table(
-		['file', 'trigger output', 'POST start → execution starts', 'POST start → execution done', 'peak RSS (growth)', 'growth ÷ file size'],
+		['file', 'node and output', 'POST start → execution starts', 'POST start → execution done', 'peak RSS (growth)', 'growth ÷ file size'],
 		rows.map((r) => [
 			`${r.sizeMb} MB`,
 			label[r.mode],

@@ -31,7 +31,7 @@ describe('extractRequestId', () => {
 });
 
 describe('gdprDeadlines (GDPR Art. 12(3): one month from receipt, extendable by two)', () => {
-	it.each([
+	const cases: Array<[string, string, string, string]> = [
 		// received (instant), time zone, due by, extended due by
 		['2026-01-15T10:00:00.000Z', 'UTC', '2026-02-15T23:59:59.999Z', '2026-04-15T23:59:59.999Z'],
 		['2026-01-31T08:00:00.000Z', 'UTC', '2026-02-28T23:59:59.999Z', '2026-04-30T23:59:59.999Z'],
@@ -44,12 +44,22 @@ describe('gdprDeadlines (GDPR Art. 12(3): one month from receipt, extendable by 
 		['2026-11-30T15:00:00.000Z', 'America/New_York', '2026-12-31T04:59:59.999Z', '2027-03-01T04:59:59.999Z'],
 		// an unknown time zone counts in UTC
 		['2026-01-15T10:00:00.000Z', 'Mars/Olympus_Mons', '2026-02-15T23:59:59.999Z', '2026-04-15T23:59:59.999Z'],
-	])('%s in %s -> due %s, extended %s', (received, timeZone, dueBy, extendedDueBy) => {
+	];
+	it.each(cases)('%s in %s -> due %s, extended %s', (received, timeZone, dueBy, extendedDueBy) => {
 		const deadlines = gdprDeadlines(new Date(received), timeZone);
 		expect({ dueBy: deadlines.dueBy.toISOString(), extendedDueBy: deadlines.extendedDueBy.toISOString() }).toEqual({
 			dueBy,
 			extendedDueBy,
 		});
+	});
+	it('gives the same answers in any order of time zones (a date format is kept per zone)', () => {
+		const answer = ([received, timeZone]: [string, string, string, string]) => {
+			const deadlines = gdprDeadlines(new Date(received), timeZone);
+			return [deadlines.dueBy.toISOString(), deadlines.extendedDueBy.toISOString()];
+		};
+		const expected = cases.map(([, , dueBy, extendedDueBy]) => [dueBy, extendedDueBy]);
+		expect([...cases].reverse().map(answer)).toEqual([...expected].reverse());
+		expect([...cases, ...cases].map(answer)).toEqual([...expected, ...expected]);
 	});
 });
 

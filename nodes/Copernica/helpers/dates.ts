@@ -12,9 +12,24 @@ interface LocalDate {
 	day: number;
 }
 
+// Making a DateTimeFormat costs far more than using one, and Create works out deadlines for
+// every item: one of each kind per time zone is kept (there are a few hundred zones at most).
+const dateFormats = new Map<string, Intl.DateTimeFormat>();
+const wallClockFormats = new Map<string, Intl.DateTimeFormat>();
+
+function formatFor(formats: Map<string, Intl.DateTimeFormat>, timeZone: string, options: Intl.DateTimeFormatOptions) {
+	let format = formats.get(timeZone);
+	if (format === undefined) {
+		format = new Intl.DateTimeFormat('en-US', { timeZone, ...options });
+		formats.set(timeZone, format);
+	}
+	return format;
+}
+
 /** The calendar date of `date` in `timeZone` (an IANA name such as Europe/Amsterdam). */
 function localDateOf(date: Date, timeZone: string): LocalDate {
-	const parts = new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric', month: 'numeric', day: 'numeric' }).formatToParts(date);
+	const format = formatFor(dateFormats, timeZone, { year: 'numeric', month: 'numeric', day: 'numeric' });
+	const parts = format.formatToParts(date);
 	const part = (type: string) => Number(parts.find((p) => p.type === type)?.value);
 	return { year: part('year'), month: part('month') - 1, day: part('day') };
 }
@@ -28,8 +43,7 @@ function addMonths({ year, month, day }: LocalDate, months: number): LocalDate {
 
 /** How far `timeZone`'s wall clock is ahead of UTC at `instant` (ms). */
 function offsetMs(instant: number, timeZone: string): number {
-	const parts = new Intl.DateTimeFormat('en-US', {
-		timeZone,
+	const format = formatFor(wallClockFormats, timeZone, {
 		hourCycle: 'h23',
 		year: 'numeric',
 		month: 'numeric',
@@ -37,7 +51,8 @@ function offsetMs(instant: number, timeZone: string): number {
 		hour: 'numeric',
 		minute: 'numeric',
 		second: 'numeric',
-	}).formatToParts(new Date(instant));
+	});
+	const parts = format.formatToParts(new Date(instant));
 	const part = (type: string) => Number(parts.find((p) => p.type === type)?.value);
 	const wall = Date.UTC(part('year'), part('month') - 1, part('day'), part('hour'), part('minute'), part('second'));
 	return wall - Math.floor(instant / 1000) * 1000;
@@ -55,8 +70,9 @@ function endOfLocalDay({ year, month, day }: LocalDate, timeZone: string): Date 
 /** A time zone name Intl accepts, or UTC. */
 export function usableTimeZone(timeZone: unknown): string {
 	if (typeof timeZone !== 'string' || timeZone === '') return 'UTC';
+	if (dateFormats.has(timeZone)) return timeZone;
 	try {
-		new Intl.DateTimeFormat('en-US', { timeZone });
+		formatFor(dateFormats, timeZone, { year: 'numeric', month: 'numeric', day: 'numeric' });
 		return timeZone;
 	} catch {
 		return 'UTC';
