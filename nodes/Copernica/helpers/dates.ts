@@ -86,8 +86,16 @@ export function usableTimeZone(timeZone: unknown): string {
 export function gdprDeadlines(receivedAt: Date, timeZone: string): { dueBy: Date; extendedDueBy: Date } {
 	const zone = usableTimeZone(timeZone);
 	const received = localDateOf(receivedAt, zone);
-	return {
-		dueBy: endOfLocalDay(addMonths(received, 1), zone),
-		extendedDueBy: endOfLocalDay(addMonths(received, 3), zone),
-	};
+	// The items of one run are received on the same local day: the last answer is kept.
+	const key = `${zone} ${received.year}-${received.month}-${received.day}`;
+	if (lastDeadlines?.key !== key) {
+		lastDeadlines = {
+			key,
+			dueBy: endOfLocalDay(addMonths(received, 1), zone).getTime(),
+			extendedDueBy: endOfLocalDay(addMonths(received, 3), zone).getTime(),
+		};
+	}
+	return { dueBy: new Date(lastDeadlines.dueBy), extendedDueBy: new Date(lastDeadlines.extendedDueBy) };
 }
+
+let lastDeadlines: { key: string; dueBy: number; extendedDueBy: number } | undefined;
