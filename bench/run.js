@@ -6,23 +6,25 @@
  * around them is kept), every measured row into bench/results.json.
  *
  *   npm run bench                      # build, then this script (n8n 2.41.1)
- *   node bench/run.js [--major 1|2] [--only create,get,wait,trigger] [--quick]
+ *   node bench/run.js [--major 1|2] [--only create,get,wait,trigger,person] [--quick]
  *
  * --quick: 100 items, files up to 10 MB, no 10 min waiting case; for trying the scripts out (the
  * results are printed, RESULTS.md is not written).
- * Takes about 6-10 minutes on a 2-core machine (more when it is busy); the 500 MB Get cases and
- * the 10 minute waiting case (60 s at 10x) are the slow ones.
+ * Takes about 25 minutes on a 2-core machine (more when it is busy); the 500 MB cases (Get with
+ * four implementations, trigger, Create and Wait, the person bundle) and the 10 minute waiting case
+ * (60 s at 10x) are the slow ones. The first section is the table of issue 16, from this run.
  */
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { execFileSync } = require('child_process');
 
-const { log, machine, startSandboxProcess, startBenchN8n, packageTarball } = require('./lib');
+const { log, machine, startSandboxProcess, startBenchN8n, packageTarball, mb, fixed, table } = require('./lib');
 const { benchCreate, createTable } = require('./create');
 const { benchGet, getTable } = require('./get');
 const { benchWait, waitTable, FAST_CREDENTIAL_ID, SPEED } = require('./wait');
 const { benchTrigger, triggerTable } = require('./trigger');
+const { benchPerson, personTable } = require('./person');
 const { ensureN8n } = require('../test/e2e/install-n8n');
 
 const RESULTS_MD = path.join(__dirname, 'RESULTS.md');
@@ -49,7 +51,7 @@ function revision() {
 async function main() {
 	const major = Number(arg('major', 2));
 	const quick = process.argv.includes('--quick');
-	const only = arg('only', 'create,get,wait,trigger').split(',');
+	const only = arg('only', ALL.join(',')).split(',');
 	const started = new Date();
 	const install = ensureN8n(major);
 	const info = {
@@ -83,13 +85,20 @@ async function main() {
 			}
 		}
 		if (only.includes('get')) {
-			results.get = await benchGet({ sandbox, major, sizesMb: quick ? [1, 10] : [1, 10, 100, 500] });
+			// The implementations take turns in one n8n, with curl, so that they meet the same load.
+			const impls = ['node', 'http', 'probe-file', 'probe-http'];
+			results.get = await benchGet({ sandbox, major, sizesMb: quick ? [1, 10] : [1, 10, 100, 500], impls, together: true });
 			sections.push(['get', getTable(results.get)]);
 		}
 		if (only.includes('trigger')) {
-			results.trigger = await benchTrigger({ sandbox, major, cases: quick ? [['binary', 10]] : [['binary', 50], ['binary', 100], ['json', 50]] });
+			results.trigger = await benchTrigger({ sandbox, major, cases: quick ? [['binary', 10], ['wait-binary', 10]] : TRIGGER_CASES });
 			sections.push(['trigger', triggerTable(results.trigger)]);
 		}
+		if (only.includes('person')) {
+			results.person = await benchPerson({ sandbox, major, sizesMb: quick ? [10] : [100, 500] });
+			sections.push(['person', personTable(results.person)]);
+		}
+		if (only.length === ALL.length) sections.push(['issue', issueTable(results)]);
 	} finally {
 		await sandbox.close();
 		await fastSandbox.close();
@@ -99,7 +108,7 @@ async function main() {
 
 	const generated = render(info, sections);
 	console.log(`\n${generated}\n`);
-	if (quick || only.length < 4) {
+	if (quick || only.length < ALL.length) {
 		log('quick or partial run: RESULTS.md and results.json left as they are');
 		return;
 	}
@@ -115,12 +124,95 @@ async function main() {
 	log(`wrote ${path.relative(process.cwd(), RESULTS_MD)} and ${path.relative(process.cwd(), RESULTS_JSON)} (${info.minutes} min)`);
 }
 
+const ALL = ['create', 'get', 'wait', 'trigger', 'person'];
+const TRIGGER_CASES = [
+	['binary', 16], ['binary', 100], ['binary', 500], ['json', 16], ['json', 100],
+	['wait-binary', 16], ['wait-binary', 100], ['wait-binary', 500], ['wait-json', 16], ['wait-json', 50],
+	['probe-json', 16], ['probe-json', 100],
+];
+
 const TITLES = {
+	issue: 'Issue 16: where the package stands against the floor, from this run',
 	create: '1. Create throughput: 1,000 items → 1,000 data requests',
 	get: '2. Get of a large file, as binary (filesystem binary data mode)',
 	wait: '3. Waiting for the file',
-	trigger: '4. Trigger: Copernica posts the file',
+	trigger: '4. Trigger and Create and Wait: Copernica posts the file',
+	person: '5. Get of a person bundle, as binary',
 };
+
+/** The issue's table, with this run's figures in the "now" columns. */
+function issueTable({ create, get, trigger, person }) {
+	const s = (ms) => (ms === undefined ? '–' : `${fixed(ms / 1000, 2)} s`);
+	const fastest = (rows, match) => rows.filter((r) => r.ok && Object.entries(match).every(([k, v]) => r[k] === v)).sort((a, b) => a.ms - b.ms)[0];
+	const row = (label, recorded, cells) => [label, recorded, ...cells];
+	const out = [];
+	for (const size of [500, 100]) {
+		const [node, http, curl, probe, probeHttp] = ['node', 'http', 'curl', 'probe-file', 'probe-http'].map((impl) => fastest(get, { impl, sizeMb: size }));
+		out.push(
+			row(`Get ${size} MB as binary`, size === 500 ? '7.0 s / 6.3 s / curl 1.6 s' : '1.83 s / 1.23 s / curl 0.33 s', [
+				`${s(node?.ms)} (CPU ${fixed(node?.cpuMs / 1000, 1)} s)`,
+				`${s(http?.ms)} (CPU ${fixed(http?.cpuMs / 1000, 1)} s)`,
+				`curl ${s(curl?.ms)}; n8n's store from a file ${s(probe?.ms)}; from node:http ${s(probeHttp?.ms)}`,
+				`${fixed(node?.ms / curl?.ms, 1)}x curl, ${fixed(http?.ms / node?.ms, 2)}x the HTTP node's speed, ${fixed(node?.ms / probe?.ms, 1)}x / ${fixed(node?.ms / probeHttp?.ms, 2)}x the probes; growth +${mb(Math.max(...get.filter((r) => r.impl === 'node' && r.sizeMb === size).map((r) => r.growth)))} MB`,
+			]),
+		);
+	}
+	const createBest = (scenario, impl) => create.best.find((r) => r.scenario === scenario && r.impl === impl);
+	for (const [scenario, label, recorded] of [
+		['wan', 'Create 1,000, 50 ms latency, defaults', '154 / 637 items/s'],
+		['local', 'Create 1,000 on loopback, defaults', '854 / 711 items/s'],
+	]) {
+		const node = createBest(scenario, 'node');
+		const http = createBest(scenario, 'http');
+		out.push(row(label, recorded, [`${fixed(node?.itemsPerSecond, 0)} items/s`, `${fixed(http?.itemsPerSecond, 0)} items/s`, '—', `${fixed(node?.itemsPerSecond / http?.itemsPerSecond, 2)}x`]));
+	}
+	const refusing = create.rows.filter((r) => r.scenario === 'refuse20');
+	const nodeRefusing = refusing.filter((r) => r.impl === 'node');
+	const httpRefusing = refusing.filter((r) => r.impl === 'http');
+	out.push(
+		row('Create 1,000, 50 ms, 429 above 20 calls at once', '—', [
+			`${nodeRefusing.filter((r) => !r.ok).length} of ${nodeRefusing.length} rounds failed; ${nodeRefusing.map((r) => r.items - r.returned).join(' / ')} items failed; ${nodeRefusing.map((r) => r.refusals).join(' / ')} answers of 429`,
+			`${httpRefusing.filter((r) => !r.ok).length} of ${httpRefusing.length} rounds failed (${httpRefusing.map((r) => r.refusals).join(' / ')} answers of 429)`,
+			'—',
+			'goal: 0 failed, fewer than 50 answers of 429',
+		]),
+	);
+	const growth = (mode, sizeMb) => trigger.find((r) => r.mode === mode && r.sizeMb === sizeMb);
+	const multiple = (r) => (r ? `+${mb(r.growth)} MB (${fixed(r.multiple, 2)}x)${r.ok ? '' : ' FAILED'}` : '–');
+	for (const [mode, label, recorded] of [
+		['binary', 'Trigger, report as binary', '100 MB: +373 / +481 MB'],
+		['wait-binary', 'Create and Wait, report as binary', '—'],
+	]) {
+		out.push(row(`${label}: RSS growth at 16 / 100 / 500 MB`, recorded, [[16, 100, 500].map((size) => multiple(growth(mode, size))).join('; '), '—', 'the file', 'goal ≤0.5x at 100 and 500 MB']));
+	}
+	for (const size of [16, 100]) {
+		const own = growth('json', size);
+		const n8nAlone = growth('probe-json', size);
+		out.push(
+			row(`Trigger, ${size} MB report as JSON`, size === 16 ? '—' : '50 MB: +652 / +947 MB', [
+				multiple(own),
+				'—',
+				`n8n alone (probe, same item): ${multiple(n8nAlone)}`,
+				own && n8nAlone ? `the node's own share: ${fixed((own.growth - n8nAlone.growth) / (size * 1024 * 1024), 2)}x the file` : '–',
+			]),
+		);
+	}
+	for (const size of [100, 500]) {
+		const bundle = fastest(person, { impl: 'bundle', sizeMb: size });
+		const single = fastest(person, { impl: 'single', sizeMb: size });
+		const curl = fastest(person, { impl: 'curl', sizeMb: size });
+		const most = Math.max(...person.filter((r) => r.impl === 'bundle' && r.sizeMb === size).map((r) => r.growth));
+		out.push(
+			row(`Person bundle of 3 parts, ${size} MB, as binary`, '—', [
+				`${s(bundle?.ms)} (CPU ${fixed(bundle?.cpuMs / 1000, 1)} s)`,
+				'—',
+				`curl of the parts ${s(curl?.ms)}; one file of that size ${s(single?.ms)}`,
+				`${fixed(bundle?.ms / single?.ms, 2)}x one file; growth +${mb(most)} MB`,
+			]),
+		);
+	}
+	return table(['case', 'recorded in the issue (node / HTTP / floor)', 'now: this node', 'now: HTTP Request node', 'now: floor', 'now: against the goal'], out);
+}
 
 function render(info, sections) {
 	const m = info.machine;
@@ -135,7 +227,9 @@ function render(info, sections) {
 	return lines.join('\n').trimEnd();
 }
 
-main().catch((error) => {
+module.exports = { issueTable };
+
+if (require.main === module) main().catch((error) => {
 	console.error(error);
 	process.exit(1);
 });

@@ -10,12 +10,18 @@
  * Cases: Return File As binary (the file streams into n8n's filesystem binary store) and JSON (the
  * file's data in the item); `wait-binary` and `wait-json` are the same for Create and Wait, whose
  * execution waits and is continued by Copernica's report POST to its resume URL (the same intake;
- * JSON is refused above 64 MB there, as the node has no size option). Each case gets a fresh n8n.
+ * JSON is refused above 64 MB there, as the node has no size option); `probe-json` is n8n's own cost
+ * for an item that size: the bench probe parses the same file from disk and outputs it as the
+ * item's JSON, with no intake in front. Each case gets a fresh n8n.
  * A case whose n8n dies is reported as such.
  *
- *   node bench/trigger.js [--cases binary:16,binary:100,binary:500,json:16,json:100,wait-binary:100,wait-json:16]   (after npm run build)
+ *   node bench/trigger.js [--cases binary:16,binary:100,json:16,wait-binary:100,wait-json:16,probe-json:16]   (after npm run build)
  */
-const { MB, TRIGGER_TYPE, log, sleep, startSandboxProcess, startBenchN8n, sampleRss, settledRss, groupCpuMs, mb, fixed, table, chain, copernicaNode } =
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+const { MB, TRIGGER_TYPE, log, sleep, startSandboxProcess, startBenchN8n, sampleRss, settledRss, groupCpuMs, mb, fixed, table, chain, copernicaNode, curlDownload } =
 	require('./lib');
 
 const SECRET = 'bench-trigger-secret-5d2c9e71';
@@ -47,8 +53,13 @@ function createAndWaitWorkflow(mode, email) {
 	return chain(`bench: create and wait (${returnAs})`, [copernicaNode('Create and Wait', parameters)]);
 }
 
-/** The bytes the run's output says it received, from the trigger's or Create and Wait's item. */
+/** The bench probe outputting the file at `location` as one JSON item. */
+const probeJsonWorkflow = (location) =>
+	chain('bench: probe, a JSON item', [{ name: 'Probe', type: 'n8n-nodes-bench-probe.benchStoreProbe', parameters: { source: 'json', location } }]);
+
+/** The bytes the run's output says it received, from the trigger's, Create and Wait's or the probe's item. */
 function receivedBytes(mode, runData) {
+	if (mode === 'probe-json') return runData?.Probe?.[0]?.data?.main?.[0]?.[0]?.json?.contentLength;
 	if (!mode.startsWith('wait-')) return runData?.['Copernica file arrives']?.[0]?.data?.main?.[0]?.[0]?.json?.contentLength;
 	const item = runData?.['Create and Wait']?.[0]?.data?.main?.[0]?.[0];
 	return item?.json?.summary?.bytes ?? item?.json?.contentLength;
@@ -63,18 +74,27 @@ async function benchTrigger({ sandbox, cases = DEFAULT_CASES, major = 2 }) {
 	const rows = [];
 	// A fresh n8n per case: V8 keeps the heap it grew for one file, which would hide the next one's.
 	for (const [mode, sizeMb] of cases) {
+		const probe = mode === 'probe-json';
 		const n8n = await startBenchN8n(sandbox, {
 			major,
 			binaryDataMode: 'filesystem',
+			probe,
 			env: {
 				...(process.env.BENCH_N8N_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_N8N_NODE_OPTIONS } : {}),
 			},
 		});
+		const local = path.join(os.tmpdir(), `bench-probe-json-${process.pid}.json`);
 		try {
 			const waits = mode.startsWith('wait-');
 			const email = `trigger-${mode}-${sizeMb}@example.com`;
-			const workflow = (await n8n.api('POST', '/workflows', waits ? createAndWaitWorkflow(mode, email) : triggerWorkflow(mode))).body;
-			if (!waits) {
+			if (probe) {
+				await sandbox.setOptions({ fileSize: sizeMb * MB, readyAfterMs: 0 });
+				curlDownload(sandbox.dataUrl(await sandbox.createDataRequest(email)), local, { keep: true });
+			}
+			const workflow = (
+				await n8n.api('POST', '/workflows', probe ? probeJsonWorkflow(local) : waits ? createAndWaitWorkflow(mode, email) : triggerWorkflow(mode))
+			).body;
+			if (!waits && !probe) {
 				await n8n.activate(workflow.id);
 				await n8n.waitForWebhook(`webhook/${WEBHOOK_IDS[mode]}/copernica-data-request`);
 			}
@@ -87,7 +107,7 @@ async function benchTrigger({ sandbox, cases = DEFAULT_CASES, major = 2 }) {
 			const cpu0 = groupCpuMs(n8n);
 			const sampler = sampleRss(n8n, 100);
 			const t0 = Date.now();
-			if (waits) n8n.executeWorkflow(workflow.id, { timeoutMs: 10 * 60_000 }).catch(() => {}); // judged below, like the trigger's
+			if (waits || probe) n8n.executeWorkflow(workflow.id, { timeoutMs: 10 * 60_000 }).catch(() => {}); // judged below, like the trigger's
 			else await sandbox.createDataRequest(email, report);
 			let execution;
 			try {
@@ -111,12 +131,13 @@ async function benchTrigger({ sandbox, cases = DEFAULT_CASES, major = 2 }) {
 			const postStart = delivery ? new Date(delivery.time).getTime() : t0;
 			const full = await n8n.execution(execution.id);
 			const bytes = receivedBytes(mode, full.data?.resultData?.runData);
-			const ok = full.status === 'success' && delivery?.ok === true && bytes >= sizeMb * MB;
+			const ok = full.status === 'success' && (probe || delivery?.ok === true) && bytes >= sizeMb * MB;
 			const row = {
 				mode,
 				sizeMb,
 				bytes,
-				receiveMs: new Date(full.startedAt).getTime() - postStart,
+				// Create and Wait's execution starts before the POST, the probe's without one.
+				receiveMs: waits || probe ? undefined : new Date(full.startedAt).getTime() - postStart,
 				totalMs: new Date(full.stoppedAt).getTime() - postStart,
 				baseline,
 				peak,
@@ -133,6 +154,7 @@ async function benchTrigger({ sandbox, cases = DEFAULT_CASES, major = 2 }) {
 			rows.push(row);
 		} finally {
 			await n8n.stop();
+			fs.rmSync(local, { force: true });
 		}
 	}
 	return rows;
@@ -144,6 +166,7 @@ function triggerTable(rows) {
 		json: 'trigger, JSON (data in the item)',
 		'wait-binary': 'Create and Wait, binary',
 		'wait-json': 'Create and Wait, JSON',
+		'probe-json': "n8n alone: the probe outputs the same file as one JSON item",
 	};
 	return table(
 		['file', 'node and output', 'POST start → execution starts', 'POST start → execution done', 'peak RSS (growth)', 'growth ÷ file size'],

