@@ -11,21 +11,29 @@
  * file's data in the item); `wait-binary` and `wait-json` are the same for Create and Wait, whose
  * execution waits and is continued by Copernica's report POST to its resume URL (the same intake;
  * JSON is refused above 64 MB there, as the node has no size option); `probe-json` is n8n's own cost
- * for an item that size: the bench probe parses the same file from disk and outputs it as the
- * item's JSON, with no intake in front. Each case gets a fresh n8n.
+ * for a webhook's item that size: the bench probe's webhook trigger takes the same POST with the
+ * least possible intake (read, join, parse) and outputs the file as the item's JSON. Each case
+ * gets a fresh n8n.
  * A case whose n8n dies is reported as such.
  *
  *   node bench/trigger.js [--cases binary:16,binary:100,json:16,wait-binary:100,wait-json:16,probe-json:16]   (after npm run build)
  */
-const fs = require('fs');
-const os = require('os');
-const path = require('path');
-
-const { MB, TRIGGER_TYPE, log, sleep, startSandboxProcess, startBenchN8n, sampleRss, settledRss, groupCpuMs, mb, fixed, table, chain, copernicaNode, curlDownload } =
+const { MB, TRIGGER_TYPE, log, sleep, startSandboxProcess, startBenchN8n, sampleRss, settledRss, groupCpuMs, mb, fixed, table, chain, copernicaNode } =
 	require('./lib');
 
 const SECRET = 'bench-trigger-secret-5d2c9e71';
-const WEBHOOK_IDS = { binary: 'b3c0e0a1-5c1e-4b8e-9a51-000000000b1a', json: 'b3c0e0a1-5c1e-4b8e-9a51-000000000a50' };
+const WEBHOOK_IDS = {
+	binary: 'b3c0e0a1-5c1e-4b8e-9a51-000000000b1a',
+	json: 'b3c0e0a1-5c1e-4b8e-9a51-000000000a50',
+	'probe-json': 'b3c0e0a1-5c1e-4b8e-9a51-0000000000b0',
+};
+const PROBE_TYPE = 'n8n-nodes-bench-probe.benchWebhookProbe';
+const webhookPath = (mode) => `webhook/${WEBHOOK_IDS[mode]}/${mode === 'probe-json' ? 'bench-probe' : 'copernica-data-request'}`;
+
+function probeWorkflow() {
+	const probe = { id: 'p1', name: 'Probe', type: PROBE_TYPE, typeVersion: 1, position: [0, 0], webhookId: WEBHOOK_IDS['probe-json'], parameters: { options: { binaryData: true } } };
+	return { name: 'bench: webhook probe (JSON item)', nodes: [probe], connections: {}, settings: { executionOrder: 'v1' } };
+}
 
 function triggerWorkflow(mode) {
 	return {
@@ -53,10 +61,6 @@ function createAndWaitWorkflow(mode, email) {
 	return chain(`bench: create and wait (${returnAs})`, [copernicaNode('Create and Wait', parameters)]);
 }
 
-/** The bench probe outputting the file at `location` as one JSON item. */
-const probeJsonWorkflow = (location) =>
-	chain('bench: probe, a JSON item', [{ name: 'Probe', type: 'n8n-nodes-bench-probe.benchStoreProbe', parameters: { source: 'json', location } }]);
-
 /** The bytes the run's output says it received, from the trigger's, Create and Wait's or the probe's item. */
 function receivedBytes(mode, runData) {
 	if (mode === 'probe-json') return runData?.Probe?.[0]?.data?.main?.[0]?.[0]?.json?.contentLength;
@@ -83,31 +87,24 @@ async function benchTrigger({ sandbox, cases = DEFAULT_CASES, major = 2 }) {
 				...(process.env.BENCH_N8N_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_N8N_NODE_OPTIONS } : {}),
 			},
 		});
-		const local = path.join(os.tmpdir(), `bench-probe-json-${process.pid}.json`);
 		try {
 			const waits = mode.startsWith('wait-');
 			const email = `trigger-${mode}-${sizeMb}@example.com`;
-			if (probe) {
-				await sandbox.setOptions({ fileSize: sizeMb * MB, readyAfterMs: 0 });
-				curlDownload(sandbox.dataUrl(await sandbox.createDataRequest(email)), local, { keep: true });
-			}
-			const workflow = (
-				await n8n.api('POST', '/workflows', probe ? probeJsonWorkflow(local) : waits ? createAndWaitWorkflow(mode, email) : triggerWorkflow(mode))
-			).body;
-			if (!waits && !probe) {
+			const workflow = (await n8n.api('POST', '/workflows', probe ? probeWorkflow() : waits ? createAndWaitWorkflow(mode, email) : triggerWorkflow(mode))).body;
+			if (!waits) {
 				await n8n.activate(workflow.id);
-				await n8n.waitForWebhook(`webhook/${WEBHOOK_IDS[mode]}/copernica-data-request`);
+				await n8n.waitForWebhook(webhookPath(mode));
 			}
 			await sleep(5000); // let the start settle
 			await sandbox.reset();
 			// Create and Wait's file is ready a few seconds after the create, so the execution waits first.
 			await sandbox.setOptions({ fileSize: sizeMb * MB, readyAfterMs: waits ? 3000 : 0, reportTimeoutMs: 300_000, reportRetries: 0 });
-			const report = `${n8n.baseUrl}/webhook/${WEBHOOK_IDS[mode]}/copernica-data-request?secret=${SECRET}`;
+			const report = `${n8n.baseUrl}/${webhookPath(mode)}?secret=${SECRET}`;
 			const baseline = await settledRss(n8n);
 			const cpu0 = groupCpuMs(n8n);
 			const sampler = sampleRss(n8n, 100);
 			const t0 = Date.now();
-			if (waits || probe) n8n.executeWorkflow(workflow.id, { timeoutMs: 10 * 60_000 }).catch(() => {}); // judged below, like the trigger's
+			if (waits) n8n.executeWorkflow(workflow.id, { timeoutMs: 10 * 60_000 }).catch(() => {}); // judged below, like the trigger's
 			else await sandbox.createDataRequest(email, report);
 			let execution;
 			try {
@@ -131,13 +128,13 @@ async function benchTrigger({ sandbox, cases = DEFAULT_CASES, major = 2 }) {
 			const postStart = delivery ? new Date(delivery.time).getTime() : t0;
 			const full = await n8n.execution(execution.id);
 			const bytes = receivedBytes(mode, full.data?.resultData?.runData);
-			const ok = full.status === 'success' && (probe || delivery?.ok === true) && bytes >= sizeMb * MB;
+			const ok = full.status === 'success' && delivery?.ok === true && bytes >= sizeMb * MB;
 			const row = {
 				mode,
 				sizeMb,
 				bytes,
-				// Create and Wait's execution starts before the POST, the probe's without one.
-				receiveMs: waits || probe ? undefined : new Date(full.startedAt).getTime() - postStart,
+				// Create and Wait's execution starts before the POST.
+				receiveMs: waits ? undefined : new Date(full.startedAt).getTime() - postStart,
 				totalMs: new Date(full.stoppedAt).getTime() - postStart,
 				baseline,
 				peak,
@@ -154,7 +151,6 @@ async function benchTrigger({ sandbox, cases = DEFAULT_CASES, major = 2 }) {
 			rows.push(row);
 		} finally {
 			await n8n.stop();
-			fs.rmSync(local, { force: true });
 		}
 	}
 	return rows;
@@ -166,7 +162,7 @@ function triggerTable(rows) {
 		json: 'trigger, JSON (data in the item)',
 		'wait-binary': 'Create and Wait, binary',
 		'wait-json': 'Create and Wait, JSON',
-		'probe-json': "n8n alone: the probe outputs the same file as one JSON item",
+		'probe-json': "n8n alone: a webhook probe outputs the same POST as one JSON item",
 	};
 	return table(
 		['file', 'node and output', 'POST start → execution starts', 'POST start → execution done', 'peak RSS (growth)', 'growth ÷ file size'],
