@@ -71,7 +71,7 @@ describe.each(['default', 'filesystem'] as const)('Get as binary, scanned while 
 		expect(item.json.summary).toMatchObject({ bytes: stored.length, groups: file.data.length });
 	});
 
-	it('stores a file of several megabytes byte for byte (handed on in pieces of 1 MiB and a last one)', async () => {
+	it('stores a file of several megabytes byte for byte (many socket chunks, each scanned on the way)', async () => {
 		const { run, output } = await runNode(undefined, get('large'), { baseUrl, binaryDataMode });
 		expect(run.error).toBeUndefined();
 		const stored = await getBinaryBuffer(output![0].binary!.file);

@@ -75,8 +75,6 @@ export const description: INodeProperties[] = [
 ];
 
 const READ_BACK_CHUNK_BYTES = 1024 * 1024;
-// What the store gets per write at least (but the last); n8n's store holds up to 16 pieces.
-const STORE_PIECE_BYTES = 1024 * 1024;
 const MIME_TYPE = 'application/json';
 
 type Fetched = StatusAnswer & { file?: DataFile; text?: string; retryAfterMs?: number };
@@ -408,14 +406,14 @@ type Watchable = {
 };
 
 /**
- * Hands every byte of a readable stream to `watch` as it enters the stream, and lets it on in
- * pieces of at least STORE_PIECE_BYTES. Every chunk of a Readable arrives through its push(), so
- * that is where it is watched and gathered; what arrived before (the first bytes come with the
- * answer's headers) is read and put back in front. Why gather: n8n's request helper hands the
- * download on one socket chunk (16-64 KiB) at a time, and its store makes one file write per
- * chunk, each a round trip to Node's thread pool; the CPU profile of a 100 MB Get showed 0.8 s in
- * those writes (bench/RESULTS.md). False when the body is not such a stream: it is scanned after
- * storing.
+ * Hands every byte of a readable stream to `watch` as it enters the stream. Every chunk of a
+ * Readable arrives through its push(), so that is where it is watched; what arrived before (the
+ * first bytes come with the answer's headers) is read and put back in front. This instead of a
+ * pass-through stream between n8n's request helper and its store, which cost a stream hop per
+ * chunk. The chunks go on as they came: gathering them into larger pieces for the store saved
+ * file writes but made a copy of every byte, and the profiles showed it gained nothing while it
+ * doubled the buffers V8 must collect (bench/RESULTS.md, issue 16). False when the body is not
+ * such a stream: it is scanned after storing.
  */
 function watchChunks(body: Watchable, watch: (chunk: Buffer) => void): boolean {
 	const { push, read, unshift } = body;
@@ -427,26 +425,9 @@ function watchChunks(body: Watchable, watch: (chunk: Buffer) => void): boolean {
 		watch(asBuffer(arrived));
 		unshift.call(body, arrived);
 	}
-	let gathered: Buffer[] = [];
-	let size = 0;
-	const passOn = (stream: unknown) => {
-		const piece = gathered.length === 1 ? gathered[0] : Buffer.concat(gathered, size);
-		gathered = [];
-		size = 0;
-		return push.call(stream, piece);
-	};
 	body.push = function (chunk: unknown, encoding?: BufferEncoding) {
-		if (chunk === null || chunk === undefined) {
-			// The end: what is still gathered goes first.
-			if (size > 0) passOn(this);
-			return push.call(this, chunk, encoding);
-		}
-		const bytes = asBuffer(chunk, encoding);
-		watch(bytes);
-		gathered.push(bytes);
-		size += bytes.length;
-		// Until a piece is full the stream has taken nothing: it may go on reading.
-		return size >= STORE_PIECE_BYTES ? passOn(this) : true;
+		if (chunk !== null && chunk !== undefined) watch(asBuffer(chunk, encoding));
+		return push.call(this, chunk, encoding);
 	};
 	return true;
 }
