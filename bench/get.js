@@ -36,6 +36,7 @@ const {
 	mb,
 	fixed,
 	table,
+	rowsBy,
 } = require('./lib');
 
 const LABEL = {
@@ -154,9 +155,7 @@ async function benchGet({ sandbox, sizesMb = [1, 10, 100, 500], impls = ['node',
 
 /** Per implementation and size: the fastest round's time and CPU, the first round's memory (fresh n8n, sizes ascending). */
 function getTable(rows) {
-	const sizes = [...new Set(rows.map((r) => r.sizeMb))];
-	const of = (impl, size) => rows.filter((r) => r.impl === impl && r.sizeMb === size);
-	const fastest = (impl, size) => of(impl, size).sort((a, b) => a.ms - b.ms)[0];
+	const { sizes, of, fastest } = rowsBy(rows);
 	const first = (impl, size) => of(impl, size).find((r) => r.round === 1);
 	const failed = (impl, size) => of(impl, size).some((r) => !r.ok);
 	const time = (impl, size) => {

@@ -295,12 +295,19 @@ function curlDownload(url, file, { keep = false } = {}) {
 const mb = (bytes) => (bytes === undefined || bytes === null ? '–' : `${Math.round(bytes / MB)}`);
 const fixed = (value, digits = 1) => (value === undefined || value === null || Number.isNaN(value) ? '–' : value.toFixed(digits));
 
+/** Rows of a benchmark by implementation and size: the sizes seen, a case's rows, its fastest row. */
+function rowsBy(rows) {
+	const of = (impl, size) => rows.filter((r) => r.impl === impl && r.sizeMb === size);
+	return { sizes: [...new Set(rows.map((r) => r.sizeMb))], of, fastest: (impl, size) => of(impl, size).sort((a, b) => a.ms - b.ms)[0] };
+}
+
 function table(header, rows) {
 	const line = (cells) => `| ${cells.join(' | ')} |`;
 	return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
 module.exports = {
+	rowsBy,
 	ROOT,
 	TOKEN,
 	MB,

@@ -15,7 +15,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 
-const { MB, log, sleep, startSandboxProcess, startBenchN8n, sampleRss, settledRss, runTimed, chain, copernicaNode, curlDownload, mb, fixed, table } =
+const { MB, log, sleep, startSandboxProcess, startBenchN8n, sampleRss, settledRss, runTimed, chain, copernicaNode, curlDownload, mb, fixed, table, rowsBy } =
 	require('./lib');
 
 const PERSON = 'bundle.person@example.com';
@@ -90,9 +90,7 @@ async function benchPerson({ sandbox, sizesMb = [100, 500], rounds = 2, major = 
 
 /** Per size: the fastest round's time and CPU; the largest memory growth seen. */
 function personTable(rows) {
-	const sizes = [...new Set(rows.map((r) => r.sizeMb))];
-	const of = (impl, size) => rows.filter((r) => r.impl === impl && r.sizeMb === size);
-	const best = (impl, size) => of(impl, size).sort((a, b) => a.ms - b.ms)[0];
+	const { sizes, of, fastest: best } = rowsBy(rows);
 	const time = (impl, size) => {
 		const r = best(impl, size);
 		if (!r) return '–';

@@ -12,13 +12,15 @@
  * execution waits and is continued by Copernica's report POST to its resume URL (the same intake;
  * JSON is refused above 64 MB there, as the node has no size option); `probe-json` is n8n's own cost
  * for a webhook's item that size: the bench probe's webhook trigger takes the same POST with the
- * least possible intake (read, join, parse) and outputs the file as the item's JSON. Each case
- * gets a fresh n8n.
+ * least possible intake (read, join, parse) and outputs the file as the item's JSON; `probe-wait`
+ * is n8n's own cost of a resumed execution with the file: an HTTP Request node creates the data
+ * request with `$execution.resumeUrl` as its report address, and n8n's Wait node (On Webhook
+ * Call, Binary File) takes the report POST into the binary store. Each case gets a fresh n8n.
  * A case whose n8n dies is reported as such.
  *
  *   node bench/trigger.js [--cases binary:16,binary:100,json:16,wait-binary:100,wait-json:16,probe-json:16]   (after npm run build)
  */
-const { MB, TRIGGER_TYPE, log, sleep, startSandboxProcess, startBenchN8n, sampleRss, settledRss, groupCpuMs, mb, fixed, table, chain, copernicaNode } =
+const { MB, TRIGGER_TYPE, log, sleep, startSandboxProcess, startBenchN8n, sampleRss, settledRss, groupCpuMs, mb, fixed, table, chain, copernicaNode, httpRequestNode } =
 	require('./lib');
 
 const SECRET = 'bench-trigger-secret-5d2c9e71';
@@ -61,9 +63,26 @@ function createAndWaitWorkflow(mode, email) {
 	return chain(`bench: create and wait (${returnAs})`, [copernicaNode('Create and Wait', parameters)]);
 }
 
+/** n8n alone: the HTTP Request node creates the request, reporting to the resume URL of n8n's Wait node. */
+function waitNodeWorkflow(sandbox, email) {
+	const create = httpRequestNode('Create', {
+		method: 'POST',
+		url: `${sandbox.url}/v3/email/${encodeURIComponent(email)}/datarequest`,
+		jsonBody: '={{ JSON.stringify({ report: $execution.resumeUrl }) }}',
+	});
+	const wait = { name: 'Wait', type: 'n8n-nodes-base.wait', typeVersion: 1, parameters: { resume: 'webhook', httpMethod: 'POST', options: { binaryData: true, binaryPropertyName: 'data' } } };
+	return chain("bench: n8n's Wait node takes the report", [create, wait]);
+}
+
 /** The bytes the run's output says it received, from the trigger's, Create and Wait's or the probe's item. */
 function receivedBytes(mode, runData) {
 	if (mode === 'probe-json') return runData?.Probe?.[0]?.data?.main?.[0]?.[0]?.json?.contentLength;
+	if (mode === 'probe-wait') {
+		const binary = runData?.Wait?.[0]?.data?.main?.[0]?.[0]?.binary?.data;
+		// 1.x writes only fileSize, as text such as "104 MB" (powers of 1000).
+		const size = /^([\d.]+)\s*(B|kB|MB|GB)$/.exec(String(binary?.fileSize ?? ''));
+		return binary?.bytes ?? (size ? Math.round(Number(size[1]) * { B: 1, kB: 1e3, MB: 1e6, GB: 1e9 }[size[2]] * 1.01) : undefined);
+	}
 	if (!mode.startsWith('wait-')) return runData?.['Copernica file arrives']?.[0]?.data?.main?.[0]?.[0]?.json?.contentLength;
 	const item = runData?.['Create and Wait']?.[0]?.data?.main?.[0]?.[0];
 	return item?.json?.summary?.bytes ?? item?.json?.contentLength;
@@ -88,9 +107,9 @@ async function benchTrigger({ sandbox, cases = DEFAULT_CASES, major = 2 }) {
 			},
 		});
 		try {
-			const waits = mode.startsWith('wait-');
+			const waits = mode.startsWith('wait-') || mode === 'probe-wait';
 			const email = `trigger-${mode}-${sizeMb}@example.com`;
-			const workflow = (await n8n.api('POST', '/workflows', probe ? probeWorkflow() : waits ? createAndWaitWorkflow(mode, email) : triggerWorkflow(mode))).body;
+			const workflow = (await n8n.api('POST', '/workflows', probe ? probeWorkflow() : mode === 'probe-wait' ? waitNodeWorkflow(sandbox, email) : waits ? createAndWaitWorkflow(mode, email) : triggerWorkflow(mode))).body;
 			if (!waits) {
 				await n8n.activate(workflow.id);
 				await n8n.waitForWebhook(webhookPath(mode));
@@ -163,6 +182,7 @@ function triggerTable(rows) {
 		'wait-binary': 'Create and Wait, binary',
 		'wait-json': 'Create and Wait, JSON',
 		'probe-json': "n8n alone: a webhook probe outputs the same POST as one JSON item",
+		'probe-wait': "n8n alone: n8n's Wait node takes the same report as binary",
 	};
 	return table(
 		['file', 'node and output', 'POST start → execution starts', 'POST start → execution done', 'peak RSS (growth)', 'growth ÷ file size'],
