@@ -26,9 +26,8 @@ const {
 	sleep,
 	startSandboxProcess,
 	startBenchN8n,
-	sampleRss,
-	settledRss,
-	runTimed,
+	runMeasured,
+	binaryBytes,
 	chain,
 	copernicaNode,
 	httpRequestNode,
@@ -62,17 +61,11 @@ function getWorkflow(impl, sandbox, id, localFile) {
 	return chain(`bench: get ${id} with the ${LABEL[impl]}`, [node]);
 }
 
-/** Bytes of the file the run put in its binary field, as n8n recorded it. */
+/** Bytes of the file the run put in its binary field: the node's own count, or n8n's record. */
 function binarySizeOf(run) {
 	const item = run.runData.Get?.[0]?.data?.main?.[0]?.[0];
-	const binary = item?.binary?.data;
-	if (!binary) return undefined;
-	if (item.json?.summary?.bytes !== undefined) return item.json.summary.bytes;
-	if (typeof binary.bytes === 'number') return binary.bytes;
-	// n8n 1.x writes only fileSize, as text such as "524 MB" (pretty-bytes: powers of 1000, three
-	// significant digits, so 1% is added back): good enough to tell a whole file from a cut one.
-	const size = /^([\d.]+)\s*(B|kB|MB|GB)$/.exec(String(binary.fileSize ?? ''));
-	return size ? Math.round(Number(size[1]) * { B: 1, kB: 1e3, MB: 1e6, GB: 1e9 }[size[2]] * 1.01) : undefined;
+	if (!item?.binary?.data) return undefined;
+	return item.json?.summary?.bytes ?? binaryBytes(item.binary.data);
 }
 
 /**
@@ -127,11 +120,7 @@ async function benchGet({ sandbox, sizesMb = [1, 10, 100, 500], impls = ['node',
 						log(`get ${size} MB, curl, round ${round}: ${ms} ms, load ${Math.round(os.loadavg()[0] * 10) / 10}`);
 					}
 					for (const impl of order) {
-						const baseline = await settledRss(n8n);
-						const sampler = sampleRss(n8n, 100);
-						const { run, nodeMs, executionMs, cpuMs, load } = await runTimed(n8n, workflows[`${impl} ${size}`].id);
-						await sleep(500); // n8n stores the execution after the last node: keep sampling a moment
-						const { peak } = sampler.stop();
+						const { run, nodeMs, executionMs, cpuMs, load, baseline, peak } = await runMeasured(n8n, workflows[`${impl} ${size}`].id);
 						const bytes = binarySizeOf(run);
 						const ok = run.status === 'success' && typeof bytes === 'number' && bytes >= size * MB;
 						const row = { impl, sizeMb: size, round, bytes, ms: nodeMs('Get'), executionMs, cpuMs, baseline, peak, growth: peak - baseline, ok, load };

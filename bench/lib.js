@@ -230,6 +230,31 @@ async function runTimed(n8n, workflowId, { timeoutMs = 10 * 60_000 } = {}) {
 	return { run, clientMs, executionMs, nodeMs, cpuMs, load };
 }
 
+/**
+ * One run of a workflow with n8n's memory sampled: runTimed's figures plus the RSS before the run
+ * (settled), the peak during it, and the growth between the two.
+ */
+async function runMeasured(n8n, workflowId) {
+	const baseline = await settledRss(n8n);
+	const sampler = sampleRss(n8n, 100);
+	const timed = await runTimed(n8n, workflowId);
+	await sleep(500); // n8n stores the execution after the last node: keep sampling a moment
+	const { peak } = sampler.stop();
+	return { ...timed, baseline, peak, growth: peak - baseline };
+}
+
+/**
+ * Bytes of a file in n8n's binary store, from its binary field as n8n recorded it. n8n 1.x writes
+ * only fileSize, as text such as "524 MB" (pretty-bytes: powers of 1000, three significant digits,
+ * so 1% is added back): good enough to tell a whole file from a cut one.
+ */
+function binaryBytes(binary) {
+	if (!binary) return undefined;
+	if (typeof binary.bytes === 'number') return binary.bytes;
+	const size = /^([\d.]+)\s*(B|kB|MB|GB)$/.exec(String(binary.fileSize ?? ''));
+	return size ? Math.round(Number(size[1]) * { B: 1, kB: 1e3, MB: 1e6, GB: 1e9 }[size[2]] * 1.01) : undefined;
+}
+
 /** A workflow: Manual Trigger -> nodes in a row. */
 function chain(name, nodes) {
 	const all = [
@@ -308,6 +333,8 @@ function table(header, rows) {
 
 module.exports = {
 	rowsBy,
+	runMeasured,
+	binaryBytes,
 	ROOT,
 	TOKEN,
 	MB,

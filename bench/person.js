@@ -15,7 +15,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 
-const { MB, log, sleep, startSandboxProcess, startBenchN8n, sampleRss, settledRss, runTimed, chain, copernicaNode, curlDownload, mb, fixed, table, rowsBy } =
+const { MB, log, sleep, startSandboxProcess, startBenchN8n, runTimed, runMeasured, chain, copernicaNode, curlDownload, mb, fixed, table, rowsBy } =
 	require('./lib');
 
 const PERSON = 'bundle.person@example.com';
@@ -35,13 +35,9 @@ const PARTS = 3;
 const getNode = (requestId) => copernicaNode('Get', { operation: 'get', requestId, returnAs: 'binary', binaryPropertyName: 'data' });
 
 async function measure(n8n, workflowId) {
-	const baseline = await settledRss(n8n);
-	const sampler = sampleRss(n8n, 100);
-	const { run, nodeMs, cpuMs, load } = await runTimed(n8n, workflowId);
-	await sleep(500); // n8n stores the execution after the last node
-	const { peak } = sampler.stop();
+	const { run, nodeMs, cpuMs, load, baseline, peak, growth } = await runMeasured(n8n, workflowId);
 	const item = run.output('Get')[0] ?? {};
-	return { ms: nodeMs('Get'), cpuMs, load, baseline, peak, growth: peak - baseline, bytes: item.summary?.bytes, parts: item.summary?.parts, ok: run.status === 'success' };
+	return { ms: nodeMs('Get'), cpuMs, load, baseline, peak, growth, bytes: item.summary?.bytes, parts: item.summary?.parts, ok: run.status === 'success' };
 }
 
 async function benchPerson({ sandbox, sizesMb = [100, 500], rounds = 2, major = 2 }) {

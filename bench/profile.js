@@ -14,7 +14,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 
-const { log, startSandboxProcess, startBenchN8n, runTimed, chain, copernicaNode, httpRequestNode, MB } = require('./lib');
+const { log, startSandboxProcess, startBenchN8n, runTimed, chain, copernicaNode, httpRequestNode, curlDownload, MB } = require('./lib');
 const { benchCreate } = require('./create');
 
 const arg = (name, fallback) => {
@@ -80,8 +80,7 @@ async function main() {
 			if (impl === 'probe-file') {
 				// The same bytes from a local file: n8n's store alone.
 				localFile = path.join(dir, 'file.json');
-				const response = await fetch(sandbox.dataUrl(id));
-				await require('stream/promises').pipeline(require('stream').Readable.fromWeb(response.body), fs.createWriteStream(localFile));
+				curlDownload(sandbox.dataUrl(id), localFile, { keep: true });
 			}
 			const node =
 				impl === 'node'

@@ -20,7 +20,7 @@
  *
  *   node bench/trigger.js [--cases binary:16,binary:100,json:16,wait-binary:100,wait-json:16,probe-json:16]   (after npm run build)
  */
-const { MB, TRIGGER_TYPE, log, sleep, startSandboxProcess, startBenchN8n, sampleRss, settledRss, groupCpuMs, mb, fixed, table, chain, copernicaNode, httpRequestNode } =
+const { MB, TRIGGER_TYPE, log, sleep, startSandboxProcess, startBenchN8n, sampleRss, settledRss, groupCpuMs, mb, fixed, table, chain, copernicaNode, httpRequestNode, binaryBytes } =
 	require('./lib');
 
 const SECRET = 'bench-trigger-secret-5d2c9e71';
@@ -77,12 +77,7 @@ function waitNodeWorkflow(sandbox, email) {
 /** The bytes the run's output says it received, from the trigger's, Create and Wait's or the probe's item. */
 function receivedBytes(mode, runData) {
 	if (mode === 'probe-json') return runData?.Probe?.[0]?.data?.main?.[0]?.[0]?.json?.contentLength;
-	if (mode === 'probe-wait') {
-		const binary = runData?.Wait?.[0]?.data?.main?.[0]?.[0]?.binary?.data;
-		// 1.x writes only fileSize, as text such as "104 MB" (powers of 1000).
-		const size = /^([\d.]+)\s*(B|kB|MB|GB)$/.exec(String(binary?.fileSize ?? ''));
-		return binary?.bytes ?? (size ? Math.round(Number(size[1]) * { B: 1, kB: 1e3, MB: 1e6, GB: 1e9 }[size[2]] * 1.01) : undefined);
-	}
+	if (mode === 'probe-wait') return binaryBytes(runData?.Wait?.[0]?.data?.main?.[0]?.[0]?.binary?.data);
 	if (!mode.startsWith('wait-')) return runData?.['Copernica file arrives']?.[0]?.data?.main?.[0]?.[0]?.json?.contentLength;
 	const item = runData?.['Create and Wait']?.[0]?.data?.main?.[0]?.[0];
 	return item?.json?.summary?.bytes ?? item?.json?.contentLength;

@@ -16,6 +16,8 @@ interface LocalDate {
 // every item: one of each kind per time zone is kept (there are a few hundred zones at most).
 const dateFormats = new Map<string, Intl.DateTimeFormat>();
 const wallClockFormats = new Map<string, Intl.DateTimeFormat>();
+const DATE: Intl.DateTimeFormatOptions = { year: 'numeric', month: 'numeric', day: 'numeric' };
+const WALL_CLOCK: Intl.DateTimeFormatOptions = { ...DATE, hourCycle: 'h23', hour: 'numeric', minute: 'numeric', second: 'numeric' };
 
 function formatFor(formats: Map<string, Intl.DateTimeFormat>, timeZone: string, options: Intl.DateTimeFormatOptions) {
 	let format = formats.get(timeZone);
@@ -28,8 +30,7 @@ function formatFor(formats: Map<string, Intl.DateTimeFormat>, timeZone: string, 
 
 /** The calendar date of `date` in `timeZone` (an IANA name such as Europe/Amsterdam). */
 function localDateOf(date: Date, timeZone: string): LocalDate {
-	const format = formatFor(dateFormats, timeZone, { year: 'numeric', month: 'numeric', day: 'numeric' });
-	const parts = format.formatToParts(date);
+	const parts = formatFor(dateFormats, timeZone, DATE).formatToParts(date);
 	const part = (type: string) => Number(parts.find((p) => p.type === type)?.value);
 	return { year: part('year'), month: part('month') - 1, day: part('day') };
 }
@@ -43,16 +44,7 @@ function addMonths({ year, month, day }: LocalDate, months: number): LocalDate {
 
 /** How far `timeZone`'s wall clock is ahead of UTC at `instant` (ms). */
 function offsetMs(instant: number, timeZone: string): number {
-	const format = formatFor(wallClockFormats, timeZone, {
-		hourCycle: 'h23',
-		year: 'numeric',
-		month: 'numeric',
-		day: 'numeric',
-		hour: 'numeric',
-		minute: 'numeric',
-		second: 'numeric',
-	});
-	const parts = format.formatToParts(new Date(instant));
+	const parts = formatFor(wallClockFormats, timeZone, WALL_CLOCK).formatToParts(new Date(instant));
 	const part = (type: string) => Number(parts.find((p) => p.type === type)?.value);
 	const wall = Date.UTC(part('year'), part('month') - 1, part('day'), part('hour'), part('minute'), part('second'));
 	return wall - Math.floor(instant / 1000) * 1000;
@@ -70,14 +62,16 @@ function endOfLocalDay({ year, month, day }: LocalDate, timeZone: string): Date 
 /** A time zone name Intl accepts, or UTC. */
 export function usableTimeZone(timeZone: unknown): string {
 	if (typeof timeZone !== 'string' || timeZone === '') return 'UTC';
-	if (dateFormats.has(timeZone)) return timeZone;
 	try {
-		formatFor(dateFormats, timeZone, { year: 'numeric', month: 'numeric', day: 'numeric' });
+		formatFor(dateFormats, timeZone, DATE);
 		return timeZone;
 	} catch {
 		return 'UTC';
 	}
 }
+
+// The items of one run are received on the same local day: the last day's deadlines are kept.
+let lastDeadlines: { key: string; dueBy: number; extendedDueBy: number } | undefined;
 
 /**
  * The deadlines of a request received at `receivedAt`: `dueBy`, the end of the same day one month
@@ -86,7 +80,6 @@ export function usableTimeZone(timeZone: unknown): string {
 export function gdprDeadlines(receivedAt: Date, timeZone: string): { dueBy: Date; extendedDueBy: Date } {
 	const zone = usableTimeZone(timeZone);
 	const received = localDateOf(receivedAt, zone);
-	// The items of one run are received on the same local day: the last answer is kept.
 	const key = `${zone} ${received.year}-${received.month}-${received.day}`;
 	if (lastDeadlines?.key !== key) {
 		lastDeadlines = {
@@ -97,5 +90,3 @@ export function gdprDeadlines(receivedAt: Date, timeZone: string): { dueBy: Date
 	}
 	return { dueBy: new Date(lastDeadlines.dueBy), extendedDueBy: new Date(lastDeadlines.extendedDueBy) };
 }
-
-let lastDeadlines: { key: string; dueBy: number; extendedDueBy: number } | undefined;
